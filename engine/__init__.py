@@ -1,0 +1,1 @@
+"""The engine: projects, profiles, events, ingest, and everything that runs journeys."""

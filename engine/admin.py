@@ -1,0 +1,102 @@
+"""Django admin for support staff: find a profile, see its data and events; projects, members."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from engine.models import Event, Heartbeat, Membership, Profile, ProfileAlias, Project
+
+
+class MembershipInline(admin.TabularInline[Membership, Project]):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin[Project]):
+    list_display = ["id", "name", "timezone", "identity_verification", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["ingest_key", "created_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin[Membership]):
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["project__name", "user__username"]
+    autocomplete_fields = ["user", "project"]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin[Profile]):
+    list_display = ["external_id", "project", "email", "phone", "timezone", "updated_at"]
+    list_filter = ["project"]
+    # Support staff search by the external id, email or phone the customer gives them.
+    search_fields = ["=external_id", "email", "phone"]
+    readonly_fields = ["created_at", "updated_at", "aliases_list", "recent_events"]
+    list_select_related = ["project"]
+    show_full_result_count = False
+
+    @admin.display(description="Also known as")
+    def aliases_list(self, profile: Profile) -> Any:
+        return format_html_join(", ", "{}", ((a.alias,) for a in profile.aliases.all())) or "-"
+
+    @admin.display(description="Recent events (newest 50)")
+    def recent_events(self, profile: Profile) -> Any:
+        events = profile.events.order_by("-ts")[:50]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (e.ts.strftime("%Y-%m-%d %H:%M:%S"), e.name, json.dumps(e.properties))
+                for e in events
+            ),
+        )
+        link = reverse("admin:engine_event_changelist") + f"?profile__id__exact={profile.pk}"
+        return format_html(
+            "<table><tr><th>When (UTC)</th><th>Event</th><th>Properties</th></tr>{}</table>"
+            '<p><a href="{}">All events of this profile</a></p>',
+            rows,
+            link,
+        )
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin[Event]):
+    """Events are history: visible, searchable, never edited or deleted by hand."""
+
+    list_display = ["ts", "name", "profile", "project", "client_id"]
+    list_filter = ["project"]
+    search_fields = ["=profile__external_id", "name", "=client_id"]
+    list_select_related = ["profile", "project"]
+    show_full_result_count = False
+    date_hierarchy = "ts"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+
+@admin.register(ProfileAlias)
+class ProfileAliasAdmin(admin.ModelAdmin[ProfileAlias]):
+    list_display = ["alias", "profile", "project", "created_at"]
+    search_fields = ["=alias", "=profile__external_id"]
+    readonly_fields = ["project", "alias", "profile", "created_at"]
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin[Heartbeat]):
+    list_display = ["name", "seen_at"]

@@ -1,0 +1,206 @@
+"""Ingest endpoints: events, profiles and identify, authenticated by the ingest key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine import services
+from engine.api.auth import HasIngestKey, IngestClient, IngestKeyAuthentication
+from engine.ingest import (
+    IngestError,
+    decode_body,
+    error,
+    parse_events,
+    parse_identify,
+    parse_profiles,
+)
+
+ERRORS = inline_serializer(
+    "IngestErrors",
+    {
+        "errors": serializers.ListField(
+            child=inline_serializer(
+                "IngestError",
+                {
+                    "index": serializers.IntegerField(allow_null=True),
+                    "field": serializers.CharField(allow_null=True),
+                    "message": serializers.CharField(),
+                },
+            )
+        )
+    },
+)
+
+
+class IngestView(APIView):
+    authentication_classes = [IngestKeyAuthentication]
+    permission_classes = [HasIngestKey]
+    # The body is read and parsed here, so size and JSON errors have the ingest error shape.
+    parser_classes: list[Any] = []
+
+    def project(self, request: Request) -> Any:
+        client = request.user
+        assert isinstance(client, IngestClient)
+        return client.project
+
+    def payload(self, request: Request) -> Any:
+        limit = settings.INGEST_MAX_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit:
+            raise IngestError(
+                [
+                    error(
+                        None,
+                        None,
+                        f"Request body is {declared} bytes; the limit is {limit} bytes (1 MiB). Split the batch.",
+                    )
+                ],
+                status=413,
+            )
+        return decode_body(request.body, max_bytes=limit)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, IngestError):
+            return Response({"errors": exc.errors}, status=exc.status)
+        response = super().handle_exception(exc)
+        if (
+            response.status_code in (401, 403)
+            and isinstance(response.data, dict)
+            and "detail" in response.data
+        ):
+            # One error shape for every ingest answer, so SDKs parse a single format.
+            response.data = {"errors": [error(None, None, str(response.data["detail"]))]}
+        return response
+
+
+class EventsIngestView(IngestView):
+    @extend_schema(
+        operation_id="events_ingest",
+        request=inline_serializer(
+            "EventsIngest",
+            {"events": serializers.ListField(child=serializers.DictField(), max_length=1000)},
+        ),
+        responses={
+            202: inline_serializer(
+                "EventsAccepted",
+                {"accepted": serializers.IntegerField(), "duplicates": serializers.IntegerField()},
+            ),
+            400: ERRORS,
+            401: ERRORS,
+            413: ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "One event",
+                value={
+                    "events": [
+                        {
+                            "id": "7d1c",
+                            "profile_id": "u-42",
+                            "name": "Added To Cart",
+                            "properties": {"price": 120},
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+        description="Store up to 1,000 events (1 MiB). All or nothing: any invalid event rejects the request. "
+        "Events with an `id` already stored for the project count as `duplicates` and are not stored again.",
+    )
+    def post(self, request: Request) -> Response:
+        records = parse_events(
+            self.payload(request), now=timezone.now(), max_items=settings.INGEST_MAX_ITEMS
+        )
+        result = services.events_ingest(project=self.project(request), records=records)
+        return Response(
+            {"accepted": result.accepted, "duplicates": result.duplicates},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ProfilesIngestView(IngestView):
+    @extend_schema(
+        operation_id="profiles_upsert",
+        request=inline_serializer(
+            "ProfilesUpsert",
+            {"profiles": serializers.ListField(child=serializers.DictField(), max_length=1000)},
+        ),
+        responses={
+            200: inline_serializer(
+                "ProfilesUpserted",
+                {"created": serializers.IntegerField(), "updated": serializers.IntegerField()},
+            ),
+            400: ERRORS,
+            401: ERRORS,
+            413: ERRORS,
+        },
+        description="Upsert up to 1,000 profiles. `properties` are merged into what is stored "
+        "(a key sent as null is removed); fields not sent are left alone.",
+    )
+    def post(self, request: Request) -> Response:
+        records = parse_profiles(self.payload(request), max_items=settings.INGEST_MAX_ITEMS)
+        result = services.profiles_upsert(project=self.project(request), records=records)
+        return Response({"created": result.created, "updated": result.updated})
+
+
+class IdentifyView(IngestView):
+    @extend_schema(
+        operation_id="profile_identify",
+        request=inline_serializer(
+            "Identify",
+            {
+                "profile_id": serializers.CharField(),
+                "anonymous_id": serializers.CharField(required=False),
+                "properties": serializers.DictField(required=False),
+                "user_hash": serializers.CharField(required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer(
+                "Identified",
+                {
+                    "profile_id": serializers.CharField(),
+                    "created": serializers.BooleanField(),
+                    "merged": serializers.BooleanField(),
+                },
+            ),
+            400: ERRORS,
+            401: ERRORS,
+            403: ERRORS,
+        },
+        description="Used by the web SDK: upsert the identified profile and merge the anonymous "
+        "visitor's events and properties into it. Idempotent.",
+    )
+    def post(self, request: Request) -> Response:
+        record = parse_identify(self.payload(request))
+        project = self.project(request)
+        if project.identity_verification:
+            expected = services.identity_hash(project, record.profile.external_id)
+            if not record.user_hash or not services.hmac.compare_digest(expected, record.user_hash):
+                raise IngestError(
+                    [
+                        error(
+                            None,
+                            "user_hash",
+                            "Identity verification is on: send user_hash = hex HMAC-SHA256(project secret, profile id).",
+                        )
+                    ],
+                    status=403,
+                )
+        result = services.profile_identify(project=project, record=record)
+        return Response(
+            {
+                "profile_id": result.profile.external_id,
+                "created": result.created,
+                "merged": result.merged,
+            }
+        )

@@ -1,0 +1,361 @@
+"""Validation of ingest payloads (events, profiles, identify) into clean records.
+
+Everything here is pure: a request body in, either clean records or a list of
+errors ``{"index", "field", "message"}`` out. Nothing is stored unless the whole
+request is valid, so a client can fix its batch and send it again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+MAX_ID_LENGTH = 255
+MAX_NAME_LENGTH = 255
+MAX_CLIENT_ID_LENGTH = 128
+MAX_FUTURE_SKEW = timedelta(hours=24)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+PUSH_PLATFORMS = {"android", "ios", "web"}
+
+
+class IngestError(Exception):
+    """The request cannot be stored; ``errors`` says what and where; ``status`` is 400 or 413."""
+
+    def __init__(self, errors: list[dict[str, Any]], status: int = 400) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.status = status
+
+
+def error(index: int | None, field_name: str | None, message: str) -> dict[str, Any]:
+    return {"index": index, "field": field_name, "message": message}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    profile_id: str
+    name: str
+    ts: datetime
+    properties: dict[str, Any]
+    client_id: str | None
+
+
+@dataclass(slots=True)
+class ProfileRecord:
+    external_id: str
+    # Only the keys the client sent: a missing key leaves the stored value alone.
+    fields: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] | None = None
+
+
+def decode_body(body: bytes, *, max_bytes: int) -> Any:
+    if len(body) > max_bytes:
+        raise IngestError(
+            [
+                error(
+                    None,
+                    None,
+                    f"Request body is {len(body)} bytes; the limit is {max_bytes} bytes (1 MiB). Split the batch.",
+                )
+            ],
+            status=413,
+        )
+    if not body.strip():
+        raise IngestError([error(None, None, "Request body is empty; send a JSON object.")])
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IngestError([error(None, None, f"Malformed JSON: {exc}")]) from exc
+
+
+def _batch(payload: Any, key: str, max_items: int) -> list[Any]:
+    if not isinstance(payload, dict):
+        raise IngestError([error(None, None, f'Expected a JSON object like {{"{key}": [...]}}.')])
+    items = payload.get(key)
+    if not isinstance(items, list):
+        raise IngestError([error(None, key, f'"{key}" is required and must be a list.')])
+    if not items:
+        raise IngestError([error(None, key, f'"{key}" is empty; send at least one.')])
+    if len(items) > max_items:
+        raise IngestError(
+            [error(None, key, f"{len(items)} items sent; at most {max_items} per request.")]
+        )
+    return items
+
+
+def _check_json(value: Any) -> bool:
+    """JSON from the wire can hold NaN/Infinity (Python's parser accepts them); refuse them."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _check_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_check_json(v) for v in value)
+    return True
+
+
+def _string(
+    item: dict[str, Any],
+    key: str,
+    index: int,
+    errors: list[dict[str, Any]],
+    *,
+    max_length: int,
+    required: bool,
+) -> str | None:
+    value = item.get(key)
+    if value is None:
+        if required:
+            errors.append(error(index, key, f'"{key}" is required.'))
+        return None
+    if not isinstance(value, str):
+        errors.append(error(index, key, f'"{key}" must be a string, not {type(value).__name__}.'))
+        return None
+    if not value.strip():
+        errors.append(error(index, key, f'"{key}" must not be empty.'))
+        return None
+    if len(value) > max_length:
+        errors.append(error(index, key, f'"{key}" is longer than {max_length} characters.'))
+        return None
+    return value
+
+
+def _properties(
+    item: dict[str, Any], index: int, errors: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    value = item.get("properties", {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(error(index, "properties", '"properties" must be a JSON object.'))
+        return None
+    if not _check_json(value):
+        errors.append(
+            error(
+                index,
+                "properties",
+                '"properties" holds NaN or Infinity, which JSON does not allow.',
+            )
+        )
+        return None
+    return value
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 with a zone (``Z`` or an offset). Raises ValueError with a readable message."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 string, not {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time") from exc
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; add Z or an offset like +05:30")
+    return parsed
+
+
+def parse_events(payload: Any, *, now: datetime, max_items: int) -> list[EventRecord]:
+    items = _batch(payload, "events", max_items)
+    errors: list[dict[str, Any]] = []
+    records: list[EventRecord] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(error(index, None, "Each event must be a JSON object."))
+            continue
+        before = len(errors)
+        client_id = _string(
+            item, "id", index, errors, max_length=MAX_CLIENT_ID_LENGTH, required=False
+        )
+        profile_id = _string(
+            item, "profile_id", index, errors, max_length=MAX_ID_LENGTH, required=True
+        )
+        name = _string(item, "name", index, errors, max_length=MAX_NAME_LENGTH, required=True)
+        ts = now
+        if item.get("ts") is not None:
+            try:
+                ts = parse_timestamp(item["ts"])
+            except ValueError as exc:
+                errors.append(error(index, "ts", f'"ts" {exc}.'))
+            else:
+                if ts - now > MAX_FUTURE_SKEW:
+                    errors.append(
+                        error(
+                            index,
+                            "ts",
+                            '"ts" is more than 24 hours in the future; check the client clock.',
+                        )
+                    )
+        properties = _properties(item, index, errors)
+        if len(errors) == before:
+            assert profile_id is not None
+            assert name is not None
+            assert properties is not None
+            records.append(EventRecord(profile_id, name, ts, properties, client_id))
+    if errors:
+        raise IngestError(errors)
+    return records
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def is_timezone(value: str) -> bool:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(available_timezones())
+    if value in _TIMEZONES:
+        return True
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _push_tokens(
+    value: Any, index: int, errors: list[dict[str, Any]]
+) -> list[dict[str, str]] | None:
+    if not isinstance(value, list):
+        errors.append(
+            error(index, "push_tokens", '"push_tokens" must be a list of {"token", "platform"}.')
+        )
+        return None
+    tokens: list[dict[str, str]] = []
+    for position, token in enumerate(value):
+        where = f"push_tokens[{position}]"
+        if (
+            not isinstance(token, dict)
+            or not isinstance(token.get("token"), str)
+            or not token["token"]
+        ):
+            errors.append(
+                error(
+                    index,
+                    where,
+                    'Each push token must be {"token": "...", "platform": "android|ios|web"}.',
+                )
+            )
+            return None
+        platform = token.get("platform", "android")
+        if platform not in PUSH_PLATFORMS:
+            errors.append(
+                error(index, where, f"Unknown platform {platform!r}; use android, ios or web.")
+            )
+            return None
+        tokens.append({"token": token["token"], "platform": platform})
+    return tokens
+
+
+def parse_profile_item(
+    item: Any, index: int, errors: list[dict[str, Any]], *, id_key: str = "id"
+) -> ProfileRecord | None:
+    if not isinstance(item, dict):
+        errors.append(error(index, None, "Each profile must be a JSON object."))
+        return None
+    before = len(errors)
+    external_id = _string(item, id_key, index, errors, max_length=MAX_ID_LENGTH, required=True)
+    record = ProfileRecord(external_id or "")
+    if "email" in item:
+        email = item["email"]
+        if email is None or email == "":
+            record.fields["email"] = ""
+        elif not isinstance(email, str) or not EMAIL_RE.match(email) or len(email) > 254:
+            errors.append(error(index, "email", f"{email!r} is not an email address."))
+        else:
+            record.fields["email"] = email
+    if "phone" in item:
+        phone = item["phone"]
+        if phone is None or phone == "":
+            record.fields["phone"] = ""
+        elif not isinstance(phone, str) or not PHONE_RE.match(phone):
+            errors.append(
+                error(index, "phone", f"{phone!r} is not a phone number in E.164 form (+15550100).")
+            )
+        else:
+            record.fields["phone"] = phone
+    if "timezone" in item:
+        tz = item["timezone"]
+        if tz is None or tz == "":
+            record.fields["timezone"] = ""
+        elif not isinstance(tz, str) or not is_timezone(tz):
+            errors.append(
+                error(index, "timezone", f"{tz!r} is not an IANA time zone (like Asia/Kolkata).")
+            )
+        else:
+            record.fields["timezone"] = tz
+    if "push_tokens" in item:
+        tokens = _push_tokens(item["push_tokens"], index, errors)
+        if tokens is not None:
+            record.fields["push_tokens"] = tokens
+    if "properties" in item:
+        record.properties = _properties(item, index, errors)
+    if len(errors) != before:
+        return None
+    return record
+
+
+def parse_profiles(payload: Any, *, max_items: int) -> list[ProfileRecord]:
+    items = _batch(payload, "profiles", max_items)
+    errors: list[dict[str, Any]] = []
+    records: list[ProfileRecord] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        record = parse_profile_item(item, index, errors)
+        if record is None:
+            continue
+        if record.external_id in seen:
+            errors.append(
+                error(
+                    index,
+                    "id",
+                    f"Profile {record.external_id!r} appears twice (also at index {seen[record.external_id]}); send it once.",
+                )
+            )
+            continue
+        seen[record.external_id] = index
+        records.append(record)
+    if errors:
+        raise IngestError(errors)
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyRecord:
+    profile: ProfileRecord
+    anonymous_id: str | None
+    user_hash: str | None
+
+
+def parse_identify(payload: Any) -> IdentifyRecord:
+    if not isinstance(payload, dict):
+        raise IngestError(
+            [error(None, None, 'Expected a JSON object like {"profile_id": "u-42"}.')]
+        )
+    errors: list[dict[str, Any]] = []
+    record = parse_profile_item(payload, 0, errors, id_key="profile_id")
+    anonymous_id = _string(
+        payload, "anonymous_id", 0, errors, max_length=MAX_ID_LENGTH, required=False
+    )
+    user_hash = _string(payload, "user_hash", 0, errors, max_length=128, required=False)
+    if errors or record is None:
+        for item in errors:
+            item["index"] = None
+        raise IngestError(errors)
+    return IdentifyRecord(record, anonymous_id, user_hash)
+
+
+def merge_properties(stored: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Shallow merge; a key sent as null is removed."""
+    merged = dict(stored)
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,156 @@
+"""``manage.py serve``: run web + websockets (daphne), the Celery worker and its scheduler.
+
+One process supervises the three: their output is prefixed with their name, SIGINT or
+SIGTERM stops all of them (TERM, then KILL after a grace period), and if one dies the
+others are stopped too, so nothing is left half-running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+GRACE_SECONDS = 10
+
+
+class Command(BaseCommand):
+    help = "Serve the web app, websockets, Celery worker and scheduler until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=int(os.environ.get("JOURNEYS_WORKER_CONCURRENCY", "2")),
+        )
+        parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
+        parser.add_argument("--no-scheduler", action="store_true", help="do not start Celery beat")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        specs: list[tuple[str, list[str]]] = [
+            (
+                "web",
+                [
+                    python,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    options["host"],
+                    "-p",
+                    str(options["port"]),
+                    "journeys_site.asgi:application",
+                ],
+            ),
+        ]
+        if not options["no_worker"]:
+            specs.append(
+                (
+                    "worker",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "journeys_site",
+                        "worker",
+                        "--loglevel",
+                        "INFO",
+                        "--concurrency",
+                        str(options["concurrency"]),
+                        "--hostname",
+                        f"journeys-{os.getpid()}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                )
+            )
+        if not options["no_scheduler"]:
+            specs.append(
+                (
+                    "scheduler",
+                    [python, "-m", "celery", "-A", "journeys_site", "beat", "--loglevel", "INFO"],
+                )
+            )
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        processes: dict[str, subprocess.Popen[str]] = {}
+        stopping = threading.Event()
+
+        def stop(signum: int | None = None, _frame: object = None) -> None:
+            stopping.set()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+        backend = (
+            "PostgreSQL"
+            if settings.DATABASE_IS_POSTGRES
+            else f"SQLite ({settings.DATABASES['default']['NAME']})"
+        )
+        broker = (
+            "Redis" if settings.REDIS_URL else f"embedded filesystem broker ({settings.BROKER_DIR})"
+        )
+        self.stdout.write(
+            f"Journeys on http://{options['host']}:{options['port']}/  [{backend}, {broker}]"
+        )
+        self.stdout.flush()
+
+        for name, command in specs:
+            proc = subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            )
+            processes[name] = proc
+            threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+
+        exit_code = 0
+        while not stopping.is_set():
+            for name, proc in processes.items():
+                if proc.poll() is not None:
+                    sys.stdout.write(
+                        f"{name:>9} | exited with code {proc.returncode}; stopping everything\n"
+                    )
+                    exit_code = 1
+                    stopping.set()
+                    break
+            stopping.wait(0.5)
+
+        _terminate(processes)
+        if exit_code:
+            raise SystemExit(exit_code)
+
+
+def _pump(name: str, stream: IO[str] | None) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        sys.stdout.write(f"{name:>9} | {line}")
+        sys.stdout.flush()
+
+
+def _terminate(processes: dict[str, subprocess.Popen[str]]) -> None:
+    for proc in processes.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for proc in processes.values():
+        remaining = max(0.0, deadline - time.monotonic())
+        try:
+            proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

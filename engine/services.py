@@ -1,0 +1,331 @@
+"""Writes of the engine's data: projects, event ingest, profile upsert and identify-merge.
+
+Retry semantics, per write:
+- ``events_ingest``: events with a client ``id`` are stored once per project (a
+  database constraint, no check-then-insert); a retried request reports them as
+  duplicates. Events without an id are stored each time they are sent.
+- ``profiles_upsert``: idempotent; sending the same batch twice leaves the same state.
+- ``profile_identify``: idempotent; a second merge of the same anonymous id is a no-op.
+Each runs in one transaction: all of a request is stored, or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from engine import signals
+from engine.ingest import EventRecord, IdentifyRecord, ProfileRecord, merge_properties
+from engine.models import Event, Membership, Profile, ProfileAlias, Project
+
+
+class ProjectError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def project_create(*, name: str, timezone_name: str, owner: AbstractBaseUser) -> Project:
+    from engine.ingest import is_timezone
+
+    if not name or not name.strip():
+        raise ProjectError("name", "A project needs a name.")
+    if not is_timezone(timezone_name):
+        raise ProjectError(
+            "timezone", f"{timezone_name!r} is not an IANA time zone (like Europe/Paris)."
+        )
+    with transaction.atomic():
+        project = Project.objects.create(name=name.strip(), timezone=timezone_name)
+        Membership.objects.create(project=project, user=owner, role=Membership.Role.ADMIN)
+    return project
+
+
+# --- bulk SQL helpers ------------------------------------------------------------
+
+
+def _max_params() -> int:
+    if connection.vendor == "sqlite":
+        try:
+            import sqlite3
+
+            connection.ensure_connection()
+            raw = connection.connection
+            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+        except Exception:
+            return 999
+    return 65535
+
+
+def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterable[Sequence[Sequence[Any]]]:
+    size = max(1, _max_params() // width)
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _json(value: Any) -> Any:
+    return connection.ops.adapt_json_value(value, DjangoJSONEncoder)
+
+
+def _dt(value: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _insert_returning(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: str,
+    returning: str,
+) -> list[tuple[Any, ...]]:
+    """Multi-row INSERT ... ON CONFLICT ... RETURNING on PostgreSQL and SQLite alike."""
+    out: list[tuple[Any, ...]] = []
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, len(columns)):
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([placeholder] * len(chunk))
+                + f" ON CONFLICT {conflict} RETURNING {returning}"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            out.extend(cursor.fetchall())
+    return out
+
+
+def _resolve_profiles(
+    project: Project, external_ids: Iterable[str]
+) -> tuple[dict[str, int], list[int]]:
+    """Map external ids (following aliases) to profile ids, creating missing profiles.
+
+    Returns the mapping and the ids of the profiles created now.
+    """
+    wanted = set(external_ids)
+    mapping: dict[str, int] = dict(
+        ProfileAlias.objects.filter(project=project, alias__in=wanted).values_list(
+            "alias", "profile_id"
+        )
+    )
+    missing = wanted - mapping.keys()
+    created: list[int] = []
+    if missing:
+        now = _dt(timezone.now())
+        empty_obj, empty_list = _json({}), _json([])
+        rows = [
+            (project.pk, ext, "", "", "", empty_obj, empty_list, now, now)
+            for ext in sorted(missing)
+        ]
+        created = [
+            row[0]
+            for row in _insert_returning(
+                Profile._meta.db_table,
+                [
+                    "project_id",
+                    "external_id",
+                    "email",
+                    "phone",
+                    "timezone",
+                    "properties",
+                    "push_tokens",
+                    "created_at",
+                    "updated_at",
+                ],
+                rows,
+                conflict="(project_id, external_id) DO NOTHING",
+                returning="id",
+            )
+        ]
+        mapping.update(
+            Profile.objects.filter(project=project, external_id__in=missing).values_list(
+                "external_id", "id"
+            )
+        )
+    return mapping, created
+
+
+# --- events ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    event_ids: list[int]
+
+
+def events_ingest(*, project: Project, records: Sequence[EventRecord]) -> IngestResult:
+    """Store a validated batch; the engine is told after commit."""
+    with transaction.atomic():
+        profiles, created = _resolve_profiles(project, (r.profile_id for r in records))
+        received = _dt(timezone.now())
+        rows = [
+            (
+                project.pk,
+                profiles[r.profile_id],
+                r.name,
+                _dt(r.ts),
+                _json(r.properties),
+                r.client_id,
+                received,
+            )
+            for r in records
+        ]
+        inserted = _insert_returning(
+            Event._meta.db_table,
+            ["project_id", "profile_id", "name", "ts", "properties", "client_id", "received_at"],
+            rows,
+            conflict="DO NOTHING",
+            returning="id",
+        )
+        event_ids = sorted(row[0] for row in inserted)
+        if event_ids:
+            transaction.on_commit(
+                partial(
+                    signals.events_stored.send,
+                    sender=Event,
+                    project_id=project.pk,
+                    event_ids=event_ids,
+                )
+            )
+        if created:
+            transaction.on_commit(
+                partial(
+                    signals.profiles_changed.send,
+                    sender=Profile,
+                    project_id=project.pk,
+                    profile_ids=created,
+                )
+            )
+    return IngestResult(len(event_ids), len(records) - len(event_ids), event_ids)
+
+
+# --- profiles --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: int
+    updated: int
+    ids: dict[str, int]  # external id sent -> profile id (after aliases)
+
+
+def _apply(profile: Profile, record: ProfileRecord) -> bool:
+    changed = False
+    for key, value in record.fields.items():
+        if getattr(profile, key) != value:
+            setattr(profile, key, value)
+            changed = True
+    if record.properties is not None:
+        merged = merge_properties(profile.properties or {}, record.properties)
+        if merged != profile.properties:
+            profile.properties = merged
+            changed = True
+    return changed
+
+
+def profiles_upsert(*, project: Project, records: Sequence[ProfileRecord]) -> UpsertResult:
+    """Create missing profiles and merge the sent fields into the stored ones."""
+    with transaction.atomic():
+        mapping, created = _resolve_profiles(project, (r.external_id for r in records))
+        # Lock the rows so two concurrent merges into one profile do not lose keys.
+        locked = {
+            p.pk: p
+            for p in Profile.objects.select_for_update().filter(pk__in=set(mapping.values()))
+        }
+        changed: list[Profile] = []
+        for record in records:
+            profile = locked[mapping[record.external_id]]
+            if _apply(profile, record):
+                profile.updated_at = timezone.now()
+                changed.append(profile)
+        if changed:
+            Profile.objects.bulk_update(
+                changed,
+                ["email", "phone", "timezone", "properties", "push_tokens", "updated_at"],
+                batch_size=500,
+            )
+        touched = sorted({p.pk for p in changed} | set(created))
+        if touched:
+            transaction.on_commit(
+                partial(
+                    signals.profiles_changed.send,
+                    sender=Profile,
+                    project_id=project.pk,
+                    profile_ids=touched,
+                )
+            )
+    created_set = set(created)
+    return UpsertResult(
+        created=len(created_set),
+        updated=len(records) - len(created_set),
+        ids=mapping,
+    )
+
+
+def identity_hash(project: Project, profile_id: str) -> str:
+    return hmac.new(
+        project.identity_secret.encode(), profile_id.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    profile: Profile
+    created: bool
+    merged: bool
+
+
+def profile_identify(*, project: Project, record: IdentifyRecord) -> IdentifyResult:
+    """Upsert the identified profile and fold the anonymous profile into it.
+
+    The anonymous profile's events move to the identified one, its properties fill
+    keys the identified profile does not have, and its external id becomes an alias
+    so that late events sent under it land on the identified profile.
+    """
+    target_ext = record.profile.external_id
+    anon_ext = record.anonymous_id if record.anonymous_id != target_ext else None
+    with transaction.atomic():
+        upsert = profiles_upsert(project=project, records=[record.profile])
+        target = Profile.objects.select_for_update().get(pk=upsert.ids[target_ext])
+        merged = False
+        if anon_ext:
+            anon = (
+                Profile.objects.select_for_update()
+                .filter(project=project, external_id=anon_ext)
+                .exclude(pk=target.pk)
+                .first()
+            )
+            if anon is not None:
+                Event.objects.filter(profile=anon).update(profile=target)
+                target.properties = {**(anon.properties or {}), **(target.properties or {})}
+                for key in ("email", "phone", "timezone"):
+                    if not getattr(target, key) and getattr(anon, key):
+                        setattr(target, key, getattr(anon, key))
+                target.save()
+                ProfileAlias.objects.filter(profile=anon).update(profile=target)
+                anon_pk = anon.pk
+                anon.delete()
+                ProfileAlias.objects.get_or_create(
+                    project=project, alias=anon_ext, defaults={"profile": target}
+                )
+                merged = True
+                transaction.on_commit(
+                    partial(
+                        signals.profiles_merged.send,
+                        sender=Profile,
+                        project_id=project.pk,
+                        source_profile_id=anon_pk,
+                        target_profile_id=target.pk,
+                    )
+                )
+    return IdentifyResult(profile=target, created=upsert.created == 1, merged=merged)

@@ -1,0 +1,19 @@
+"""URL routes of the engine's API."""
+
+from django.urls import path
+
+from engine.api import ingest, projects
+
+urlpatterns = [
+    path("auth/token", projects.TokenView.as_view(), name="auth-token"),
+    path("projects", projects.ProjectListView.as_view(), name="projects"),
+    path("projects/<int:project_id>", projects.ProjectDetailView.as_view(), name="project-detail"),
+    path(
+        "projects/<int:project_id>/members",
+        projects.ProjectMembersView.as_view(),
+        name="project-members",
+    ),
+    path("events", ingest.EventsIngestView.as_view(), name="ingest-events"),
+    path("profiles", ingest.ProfilesIngestView.as_view(), name="ingest-profiles"),
+    path("identify", ingest.IdentifyView.as_view(), name="ingest-identify"),
+]

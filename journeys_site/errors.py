@@ -1,0 +1,36 @@
+"""One place that turns errors into HTTP answers: DRF's handler plus our domain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(Exception):
+    """An error whose HTTP status and JSON body are decided where it is raised."""
+
+    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
+        super().__init__(str(body))
+        self.status_code = status_code
+        self.body = body
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApiError):
+        return Response(exc.body, status=exc.status_code)
+    from engine.domain.errors import DefinitionInvalid
+    from engine.selectors import Forbidden, NotFound
+
+    if isinstance(exc, NotFound):
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Forbidden):
+        return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+
+    if isinstance(exc, DefinitionInvalid):
+        return Response(
+            {"definition": [e.as_dict() for e in exc.errors]}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,1 @@
+"""Occupancy and history of journeys: counters, the stats API, live websocket updates."""
