@@ -33,6 +33,9 @@ class Project(models.Model):
         default=False, help_text="Require user_hash from the web SDK before in-app delivery"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The project-local date whose 12:00 am evaluations have run (past-behaviour
+    # blocks and goals); the ticker runs them when the project's midnight has passed.
+    daily_run_on = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"
@@ -156,3 +159,197 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at}"
+
+
+class Enrollment(models.Model):
+    """One user's stay in one journey: where they are, what they wait for, how they left.
+
+    A waiting user is this row with a ``wake_at`` (timer) and/or a ``deadline``
+    (conversion time); the ticker finds due rows by index, never a sleeping task.
+    ``revision`` goes up on every change so a stale or repeated task changes nothing.
+    """
+
+    class State(models.TextChoices):
+        # Qualified but not yet in: Inaction entry waiting out its N, Date Time entry
+        # waiting for property + offset. Not counted as in the journey.
+        CANDIDATE = "candidate", "Candidate"
+        ACTIVE = "active", "Active"
+        EXITED = "exited", "Exited"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class NodeState(models.TextChoices):
+        PENDING = "pending", "Arrived, to be processed"
+        WAITING = "waiting", "Waiting (timer or event)"
+        DONE = "done", "At the end of its path, waiting for a goal or the time-out"
+
+    class ExitReason(models.TextChoices):
+        GOAL_MET = "goal_met", "Goal met"
+        TIME_OUT = "time_out", "Time out"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Journey stopped"
+        REMOVED = "removed", "Removed when a new version was published"
+        MERGED = "merged", "Profile merged into another"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(
+        "builder.Journey", on_delete=models.CASCADE, related_name="enrollments"
+    )
+    version = models.ForeignKey(
+        "builder.JourneyVersion", on_delete=models.PROTECT, related_name="enrollments"
+    )
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="enrollments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    node = models.CharField(max_length=64, help_text="Block id the user is at")
+    node_state = models.CharField(
+        max_length=10, choices=NodeState.choices, default=NodeState.PENDING
+    )
+    visit = models.PositiveIntegerField(default=1, help_text="Block arrivals so far; keys messages")
+    revision = models.PositiveIntegerField(default=0)
+    entry_number = models.PositiveIntegerField(default=1, help_text="This profile's nth entry")
+    wake_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True, help_text="Conversion time runs out")
+    entered_at = models.DateTimeField(null=True, blank=True)
+    node_entered_at = models.DateTimeField(null=True, blank=True)
+    exited_at = models.DateTimeField(null=True, blank=True)
+    exit_reason = models.CharField(
+        max_length=10, choices=ExitReason.choices, blank=True, default=""
+    )
+    exit_node = models.CharField(max_length=64, blank=True, default="")
+    trigger_event = models.ForeignKey(
+        Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Per-block scratch state (e.g. the Date Time target the timer was set from).
+    context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # A user is never in the same journey twice at once.
+            models.UniqueConstraint(
+                fields=["journey", "profile"],
+                condition=Q(state="active"),
+                name="enrollment_one_active",
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "profile"],
+                condition=Q(state="candidate"),
+                name="enrollment_one_candidate",
+            ),
+        ]
+        indexes: ClassVar = [
+            # Ticker: SELECT ... WHERE state IN (candidate, active) AND wake_at <= now ORDER BY wake_at.
+            models.Index(
+                fields=["wake_at"],
+                name="enrollment_due_wake",
+                condition=Q(state__in=["candidate", "active"], wake_at__isnull=False),
+            ),
+            # Ticker: SELECT ... WHERE state = active AND deadline <= now (conversion time-outs).
+            models.Index(
+                fields=["deadline"],
+                name="enrollment_due_deadline",
+                condition=Q(state="active", deadline__isnull=False),
+            ),
+            # Ticker: arrivals not yet processed (crash recovery): WHERE node_state = pending AND state = active.
+            models.Index(
+                fields=["journey", "node"],
+                name="enrollment_pending",
+                condition=Q(state="active", node_state="pending"),
+            ),
+            # Occupancy: SELECT node, count(*) WHERE journey = j AND state = active GROUP BY node.
+            models.Index(
+                fields=["journey", "node"], name="enrollment_occupancy", condition=Q(state="active")
+            ),
+            # Event matching and re-entry checks: WHERE profile_id IN (...) AND state IN (...).
+            models.Index(fields=["profile", "state"], name="enrollment_profile_state"),
+            # Stats: entries / exits of a journey in a time frame.
+            models.Index(fields=["journey", "entered_at"], name="enrollment_entered"),
+            models.Index(fields=["journey", "exited_at"], name="enrollment_exited"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} in {self.journey_id} at {self.node} ({self.state})"
+
+
+class Step(models.Model):
+    """The step log: one row per block a user passed, with the path taken and why."""
+
+    class Outcome(models.TextChoices):
+        NEXT = "next", "Moved on"
+        YES = "yes", "Yes path"
+        NO = "no", "No path"
+        EXIT = "exit", "Exited here"
+        END = "end", "End of path"
+        MOVED = "moved", "Moved by a new version"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
+    journey = models.ForeignKey("builder.Journey", on_delete=models.CASCADE, related_name="+")
+    version_number = models.PositiveIntegerField()
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    node = models.CharField(max_length=64)
+    visit = models.PositiveIntegerField()
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=6, choices=Outcome.choices, blank=True, default="")
+    # What the condition saw ({"event": "Charged", "count": 2, ...}) or why the user left.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # Replaying the same move inserts nothing twice.
+            models.UniqueConstraint(
+                fields=["enrollment", "node", "visit"], name="step_once_per_visit"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["journey", "node", "entered_at"], name="step_journey_node"),
+            models.Index(fields=["profile", "entered_at"], name="step_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id}@{self.node}#{self.visit} {self.outcome}"
+
+
+class Message(models.Model):
+    """The outbox: one row per user visit of an engage block, written with the move itself."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(
+        "builder.Journey", on_delete=models.CASCADE, related_name="messages"
+    )
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="messages")
+    node = models.CharField(max_length=64)
+    visit = models.PositiveIntegerField()
+    channel = models.CharField(max_length=16)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    rendered = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Channel-specific delivery facts (provider id, HTTP status, opened_at ...).
+    delivery = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            # At most one message per user per visit of a block, whatever retries happen.
+            models.UniqueConstraint(
+                fields=["enrollment", "node", "visit"], name="message_once_per_visit"
+            )
+        ]
+        indexes: ClassVar = [
+            # Delivery: WHERE status = queued AND next_attempt_at <= now.
+            models.Index(
+                fields=["next_attempt_at"], name="message_due", condition=Q(status="queued")
+            ),
+            models.Index(fields=["journey", "node", "created_at"], name="message_journey_node"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.node} -> {self.profile_id} ({self.status})"
