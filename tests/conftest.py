@@ -1,0 +1,62 @@
+"""Named fixtures shared by the whole suite: marketers, projects, API clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from engine.models import Membership, Project
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+@pytest.fixture
+def marketer(db: Any) -> Any:
+    return UserFactory(username="ana")
+
+
+@pytest.fixture
+def other_marketer(db: Any) -> Any:
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def project(marketer: Any) -> Project:
+    project = ProjectFactory(name="Shop", timezone="UTC")
+    MembershipFactory(project=project, user=marketer, role=Membership.Role.ADMIN)
+    return project
+
+
+@pytest.fixture
+def other_project(other_marketer: Any) -> Project:
+    project = ProjectFactory(name="Other shop")
+    MembershipFactory(project=project, user=other_marketer, role=Membership.Role.ADMIN)
+    return project
+
+
+def client_for(user: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(marketer: Any) -> APIClient:
+    """The marketer's API client (token auth)."""
+    return client_for(marketer)
+
+
+@pytest.fixture
+def other_api(other_marketer: Any) -> APIClient:
+    return client_for(other_marketer)
+
+
+@pytest.fixture
+def ingest(project: Project) -> APIClient:
+    """An API client holding the project's ingest key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {project.ingest_key}")
+    return client
