@@ -208,6 +208,9 @@ class Enrollment(models.Model):
     entry_number = models.PositiveIntegerField(default=1, help_text="This profile's nth entry")
     wake_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True, help_text="Conversion time runs out")
+    # Set by the ticker when it hands the row to a task; a lost task's lease runs out and
+    # the row is claimed again. Every move clears it.
+    lease_until = models.DateTimeField(null=True, blank=True)
     entered_at = models.DateTimeField(null=True, blank=True)
     node_entered_at = models.DateTimeField(null=True, blank=True)
     exited_at = models.DateTimeField(null=True, blank=True)

@@ -16,16 +16,15 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from engine import signals
 from engine.ingest import EventRecord, IdentifyRecord, ProfileRecord, merge_properties
 from engine.models import Event, Membership, Profile, ProfileAlias, Project
+from engine.sql import dt_param, insert_returning, json_param
 
 
 class ProjectError(ValueError):
@@ -50,59 +49,6 @@ def project_create(*, name: str, timezone_name: str, owner: AbstractBaseUser) ->
     return project
 
 
-# --- bulk SQL helpers ------------------------------------------------------------
-
-
-def _max_params() -> int:
-    if connection.vendor == "sqlite":
-        try:
-            import sqlite3
-
-            connection.ensure_connection()
-            raw = connection.connection
-            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
-        except Exception:
-            return 999
-    return 65535
-
-
-def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterable[Sequence[Sequence[Any]]]:
-    size = max(1, _max_params() // width)
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _json(value: Any) -> Any:
-    return connection.ops.adapt_json_value(value, DjangoJSONEncoder)
-
-
-def _dt(value: Any) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _insert_returning(
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    conflict: str,
-    returning: str,
-) -> list[tuple[Any, ...]]:
-    """Multi-row INSERT ... ON CONFLICT ... RETURNING on PostgreSQL and SQLite alike."""
-    out: list[tuple[Any, ...]] = []
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        for chunk in _chunks(rows, len(columns)):
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                + ", ".join([placeholder] * len(chunk))
-                + f" ON CONFLICT {conflict} RETURNING {returning}"
-            )
-            cursor.execute(sql, [value for row in chunk for value in row])
-            out.extend(cursor.fetchall())
-    return out
-
-
 def _resolve_profiles(
     project: Project, external_ids: Iterable[str]
 ) -> tuple[dict[str, int], list[int]]:
@@ -119,15 +65,15 @@ def _resolve_profiles(
     missing = wanted - mapping.keys()
     created: list[int] = []
     if missing:
-        now = _dt(timezone.now())
-        empty_obj, empty_list = _json({}), _json([])
+        now = dt_param(timezone.now())
+        empty_obj, empty_list = json_param({}), json_param([])
         rows = [
             (project.pk, ext, "", "", "", empty_obj, empty_list, now, now)
             for ext in sorted(missing)
         ]
         created = [
             row[0]
-            for row in _insert_returning(
+            for row in insert_returning(
                 Profile._meta.db_table,
                 [
                     "project_id",
@@ -167,20 +113,20 @@ def events_ingest(*, project: Project, records: Sequence[EventRecord]) -> Ingest
     """Store a validated batch; the engine is told after commit."""
     with transaction.atomic():
         profiles, created = _resolve_profiles(project, (r.profile_id for r in records))
-        received = _dt(timezone.now())
+        received = dt_param(timezone.now())
         rows = [
             (
                 project.pk,
                 profiles[r.profile_id],
                 r.name,
-                _dt(r.ts),
-                _json(r.properties),
+                dt_param(r.ts),
+                json_param(r.properties),
                 r.client_id,
                 received,
             )
             for r in records
         ]
-        inserted = _insert_returning(
+        inserted = insert_returning(
             Event._meta.db_table,
             ["project_id", "profile_id", "name", "ts", "properties", "client_id", "received_at"],
             rows,

@@ -1,6 +1,8 @@
-"""Celery tasks of the engine (thin: they call services)."""
+"""Celery tasks of the engine. Thin: ids in, a service call, nothing waits inside a task."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -8,12 +10,22 @@ from django.utils import timezone
 
 from engine.models import Heartbeat
 
+TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "autoretry_for": (Exception,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
+
 
 def record_heartbeat(name: str = "worker") -> None:
     Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
 
 
-@shared_task(name="engine.heartbeat", acks_late=False, ignore_result=True)
+@shared_task(name="engine.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Run by the worker every few seconds (beat): proves a worker takes tasks."""
     record_heartbeat()
@@ -22,3 +34,75 @@ def heartbeat() -> None:
 @worker_ready.connect
 def _on_worker_ready(**_: object) -> None:
     record_heartbeat()
+
+
+@shared_task(name="engine.process_events", **TASK_OPTIONS)
+def process_events(event_ids: list[int]) -> None:
+    from engine.events import process_events as run
+
+    run(event_ids)
+
+
+@shared_task(name="engine.profiles_changed", **TASK_OPTIONS)
+def profiles_changed(project_id: int, profile_ids: list[int]) -> None:
+    from engine.lifecycle import profiles_changed as run
+
+    run(project_id, profile_ids)
+
+
+@shared_task(name="engine.journey_changed", **TASK_OPTIONS)
+def journey_changed(journey_id: int, project_id: int, status: str) -> None:
+    from engine.lifecycle import journey_changed as run
+
+    run(journey_id=journey_id, project_id=project_id, status=status)
+
+
+@shared_task(name="engine.arrivals", **TASK_OPTIONS)
+def arrivals(version_id: int, node: str, ids: list[int]) -> None:
+    from engine.runner import process_arrivals
+
+    process_arrivals(version_id, node, ids)
+
+
+@shared_task(name="engine.wakes", **TASK_OPTIONS)
+def wakes(version_id: int, node: str, ids: list[int]) -> None:
+    from engine.runner import process_wakes
+
+    process_wakes(version_id, node, ids)
+
+
+@shared_task(name="engine.time_outs", **TASK_OPTIONS)
+def time_outs(ids: list[int]) -> None:
+    from engine.runner import process_time_outs
+
+    process_time_outs(ids)
+
+
+@shared_task(name="engine.activate", **TASK_OPTIONS)
+def activate(ids: list[int]) -> None:
+    from engine.entries import activate_candidates
+
+    activate_candidates(ids)
+
+
+@shared_task(name="engine.entry_check", **TASK_OPTIONS)
+def entry_check(journey_id: int) -> None:
+    from engine.work import run_entry_check
+
+    run_entry_check(journey_id)
+
+
+@shared_task(name="engine.daily", **TASK_OPTIONS)
+def daily(project_id: int) -> None:
+    from engine.daily import run_daily_evaluations
+
+    run_daily_evaluations(project_id)
+
+
+@shared_task(name="engine.tick", ignore_result=True, acks_late=False)
+def tick() -> None:
+    """Beat runs this every second: claim what is due and hand it to the tasks above."""
+    from engine.ticker import tick as run
+    from engine.work import dispatch_to_celery
+
+    run(dispatch_to_celery)

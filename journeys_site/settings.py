@@ -196,6 +196,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A handful of fixed ticks; never a row per journey or user.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "engine.heartbeat", "schedule": 5.0},
+    "tick": {"task": "engine.tick", "schedule": 1.0, "options": {"expires": 5}},
 }
 WORKER_HEARTBEAT_MAX_AGE = 30  # seconds; /healthz reports the worker down after this
 
@@ -271,6 +272,32 @@ if EMAIL_URL:
     EMAIL_HOST_PASSWORD = _email.password or ""
 JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "journeys@localhost")
+
+
+def env_choice(name: str, choices: set[str]) -> str:
+    """A backend name from the environment ("" = the channel's default), checked at start."""
+    value = os.environ.get(name, "").strip().lower()
+    if value and value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {sorted(choices)}")
+    return value
+
+
+# Channel backends (engine/channels/): "record" records instead of sending. Unset picks
+# the real backend when its provider is configured, else record (docs/channels.md).
+JOURNEYS_PUSH_BACKEND = env_choice("JOURNEYS_PUSH_BACKEND", {"fcm", "record"})
+JOURNEYS_WEB_PUSH_BACKEND = env_choice("JOURNEYS_WEB_PUSH_BACKEND", {"record"})
+JOURNEYS_EMAIL_BACKEND = env_choice("JOURNEYS_EMAIL_BACKEND", {"smtp", "record"})
+JOURNEYS_SMS_BACKEND = env_choice("JOURNEYS_SMS_BACKEND", {"twilio", "record"})
+JOURNEYS_IN_APP_BACKEND = env_choice("JOURNEYS_IN_APP_BACKEND", {"store", "record"})
+JOURNEYS_WEBHOOK_BACKEND = env_choice("JOURNEYS_WEBHOOK_BACKEND", {"http", "record"})
+JOURNEYS_RECORD_DIR = os.environ.get("JOURNEYS_RECORD_DIR", str(VAR_DIR / "outbox"))
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
+FCM_SERVER_KEY = os.environ.get("FCM_SERVER_KEY", "")
+FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "")
+FCM_API_URL = os.environ.get("FCM_API_URL", "https://fcm.googleapis.com")
 
 LOGGING = {
     "version": 1,

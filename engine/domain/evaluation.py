@@ -36,7 +36,9 @@ def evaluate_condition(
             "property": f.property,
             "value": lookup(profile, f.property),
         }
-    matching = [e for e in events if e.name == condition.event and all_match(condition.where, e.properties)]
+    matching = [
+        e for e in events if e.name == condition.event and all_match(condition.where, e.properties)
+    ]
     if isinstance(condition, DidNotCondition):
         return not matching, {"kind": "did_not", "event": condition.event, "count": len(matching)}
     assert isinstance(condition, DidCondition)

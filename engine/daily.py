@@ -1,0 +1,92 @@
+"""The 12:00 am run of a project: Past Behaviour blocks with users waiting, and Past Behaviour goals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from engine import loaders, runner
+from engine.conditions import evaluate_batch
+from engine.domain import PastBehaviourBlock
+from engine.models import Enrollment
+
+BATCH = 2000
+
+
+def _batches(q: Q) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        ids = list(
+            Enrollment.objects.filter(q, id__gt=last)
+            .order_by("id")
+            .values_list("id", flat=True)[:BATCH]
+        )
+        if not ids:
+            return
+        last = ids[-1]
+        yield ids
+
+
+def run_daily_evaluations(project_id: int, now: datetime | None = None) -> dict[str, int]:
+    from builder.models import Journey
+
+    now = now or timezone.now()
+    counts = {"goal_met": 0, "evaluated": 0}
+    journeys = Journey.objects.filter(project_id=project_id, status="live").values_list(
+        "id", flat=True
+    )
+    version_ids = set(
+        Enrollment.objects.filter(journey_id__in=list(journeys), state=Enrollment.State.ACTIVE)
+        .values_list("version_id", flat=True)
+        .distinct()
+    )
+    for version_id in sorted(version_ids):
+        version = loaders.version(version_id)
+        # Goals first: a user who meets one exits and is not routed further.
+        for goal in version.past_behaviour_goals:
+            for ids in _batches(Q(version_id=version_id, state=Enrollment.State.ACTIVE)):
+                with transaction.atomic():
+                    rows = runner.load_rows(Q(id__in=ids, state=Enrollment.State.ACTIVE))
+                    verdicts = evaluate_batch(
+                        conditions=goal.conditions,
+                        match=goal.match,
+                        window_days=goal.window_days,
+                        profile_ids=[r.profile_id for r in rows],
+                        now=now,
+                    )
+                    met = [r for r in rows if verdicts[r.profile_id][0]]
+                    runner.exit_rows(
+                        {version_id: version},
+                        met,
+                        Enrollment.ExitReason.GOAL_MET,
+                        now,
+                        detail={r.id: {"goal": goal.id, **verdicts[r.profile_id][1]} for r in met},
+                    )
+                    counts["goal_met"] += len(met)
+        for node, block in version.definition.nodes.items():
+            if not isinstance(block, PastBehaviourBlock) or block.evaluate == "on_arrival":
+                continue
+            waiting = Q(
+                version_id=version_id,
+                node=node,
+                state=Enrollment.State.ACTIVE,
+                node_state=Enrollment.NodeState.WAITING,
+            )
+            for ids in _batches(waiting):
+                with transaction.atomic():
+                    rows = runner.load_rows(Q(id__in=ids) & waiting)
+                    following = (
+                        runner.leave(
+                            version, rows, runner.evaluate_past_behaviour(block, rows, now), now
+                        )
+                        if rows
+                        else {}
+                    )
+                counts["evaluated"] += len(rows)
+                for target, moved in following.items():
+                    runner.process_arrivals(version_id, target, moved)
+    return counts

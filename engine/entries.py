@@ -1,0 +1,430 @@
+"""Entries into journeys: re-entry rules, candidates (Inaction, Date Time) and Past Behaviour entry.
+
+``enroll`` is the one door into a journey: it applies the re-entry rule (once ever
+by default; with re-entry, again after exiting), never lets a user in twice at once
+(a partial unique index does, so concurrent enrollers cannot race), logs the entry
+step and moves the new users on to the first block, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from engine import loaders, runner
+from engine.domain import DateTimeBlock, InactionBlock, PastBehaviourBlock
+from engine.models import Enrollment, Profile, Step
+from engine.sql import dt_param, insert_returning, json_param
+
+ACTIVE = Enrollment.State.ACTIVE
+CANDIDATE = Enrollment.State.CANDIDATE
+
+
+def _admissible(
+    live: loaders.LiveJourney, profile_ids: Sequence[int]
+) -> tuple[list[int], dict[int, int]]:
+    """Profiles allowed in now, and each one's entry number."""
+    history = dict(
+        Enrollment.objects.filter(journey_id=live.journey_id, profile_id__in=profile_ids)
+        .exclude(state__in=[CANDIDATE, Enrollment.State.CANCELLED])
+        .values("profile_id")
+        .annotate(n=Count("id"))
+        .values_list("profile_id", "n")
+    )
+    active = set(
+        Enrollment.objects.filter(
+            journey_id=live.journey_id, profile_id__in=profile_ids, state=ACTIVE
+        ).values_list("profile_id", flat=True)
+    )
+    allow_reentry = live.version.definition.settings.allow_reentry
+    allowed = [
+        pid
+        for pid in profile_ids
+        if pid not in active and (allow_reentry or history.get(pid, 0) == 0)
+    ]
+    return allowed, {pid: history.get(pid, 0) + 1 for pid in allowed}
+
+
+def enroll(
+    live: loaders.LiveJourney,
+    triggers: Mapping[int, int | None],
+    now: datetime,
+    *,
+    detail: Mapping[int, dict[str, Any]] | None = None,
+    run_arrivals: bool = True,
+) -> list[int]:
+    """Enter profiles (profile id -> triggering event id) into a live journey.
+
+    Returns the new enrollment ids. Safe to repeat: users already in are skipped.
+    """
+    if not triggers or not live.takes_entries(now):
+        return []
+    version = live.version
+    definition = version.definition
+    entry = definition.entry
+    with transaction.atomic():
+        allowed, numbers = _admissible(live, list(triggers))
+        if not allowed:
+            return []
+        first = definition.next_node(entry.id, "yes")
+        conversion = definition.settings.conversion_time
+        deadline = now + timedelta(seconds=conversion) if conversion else None
+        columns = [
+            "project_id",
+            "journey_id",
+            "version_id",
+            "profile_id",
+            "state",
+            "node",
+            "node_state",
+            "visit",
+            "revision",
+            "entry_number",
+            "wake_at",
+            "deadline",
+            "entered_at",
+            "node_entered_at",
+            "exited_at",
+            "exit_reason",
+            "exit_node",
+            "trigger_event_id",
+            "context",
+            "lease_until",
+        ]
+        node = first or entry.id
+        node_state = Enrollment.NodeState.PENDING if first else Enrollment.NodeState.DONE
+        empty = json_param({})
+        now_p, deadline_p = dt_param(now), dt_param(deadline)
+        rows = [
+            (
+                version.project_id,
+                live.journey_id,
+                version.id,
+                pid,
+                ACTIVE,
+                node,
+                node_state,
+                2 if first else 1,
+                0,
+                numbers[pid],
+                None,
+                deadline_p,
+                now_p,
+                now_p,
+                None,
+                "",
+                "",
+                triggers[pid],
+                empty,
+                None,
+            )
+            for pid in allowed
+        ]
+        inserted = insert_returning(
+            Enrollment._meta.db_table,
+            columns,
+            rows,
+            # The partial unique index "one active per journey and profile" turns a
+            # concurrent second entry into a no-op.
+            conflict="DO NOTHING",
+            returning="id, profile_id",
+        )
+        if not inserted:
+            return []
+        ids = [r[0] for r in inserted]
+        Step.objects.bulk_create(
+            [
+                Step(
+                    enrollment_id=eid,
+                    journey_id=live.journey_id,
+                    version_number=version.number,
+                    profile_id=pid,
+                    node=entry.id,
+                    visit=1,
+                    entered_at=now,
+                    left_at=now,
+                    outcome=Step.Outcome.YES,
+                    detail={"entry": entry.type, **((detail or {}).get(pid, {}))},
+                )
+                for eid, pid in inserted
+            ],
+            ignore_conflicts=True,
+        )
+        if first is None and not version.has_goals:
+            runner.exit_ids(ids, Enrollment.ExitReason.COMPLETED, now)
+    if first is not None and run_arrivals:
+        runner.process_arrivals(version.id, first, ids)
+    # Users who entered also "qualified for" the entry block, for Journey Trigger entries.
+    fake_rows = [
+        runner.Row(
+            eid,
+            version.project_id,
+            live.journey_id,
+            version.id,
+            pid,
+            entry.id,
+            1,
+            now,
+            now,
+            None,
+            {},
+            ACTIVE,
+        )
+        for eid, pid in inserted
+    ]
+    runner._fire_journey_triggers(version, fake_rows, {r.id: ("yes", {}) for r in fake_rows}, now)
+    return ids
+
+
+# --- candidates: Inaction and Date Time entries ------------------------------------------
+
+
+def add_candidates(
+    live: loaders.LiveJourney,
+    wakes: Mapping[int, tuple[datetime, int | None, dict[str, Any]]],
+    now: datetime,
+) -> int:
+    """Profiles who may enter later (profile -> (wake time, trigger event, context)).
+
+    A profile already holding a candidate keeps it (the first qualifying moment counts).
+    """
+    if not wakes or not live.takes_entries(now):
+        return 0
+    allowed, numbers = _admissible(live, list(wakes))
+    if not allowed:
+        return 0
+    version = live.version
+    columns = [
+        "project_id",
+        "journey_id",
+        "version_id",
+        "profile_id",
+        "state",
+        "node",
+        "node_state",
+        "visit",
+        "revision",
+        "entry_number",
+        "wake_at",
+        "deadline",
+        "entered_at",
+        "node_entered_at",
+        "exited_at",
+        "exit_reason",
+        "exit_node",
+        "trigger_event_id",
+        "context",
+        "lease_until",
+    ]
+    rows = [
+        (
+            version.project_id,
+            live.journey_id,
+            version.id,
+            pid,
+            CANDIDATE,
+            version.definition.entry.id,
+            Enrollment.NodeState.WAITING,
+            1,
+            0,
+            numbers[pid],
+            dt_param(wakes[pid][0]),
+            None,
+            None,
+            None,
+            None,
+            "",
+            "",
+            wakes[pid][1],
+            json_param(wakes[pid][2]),
+            None,
+        )
+        for pid in allowed
+    ]
+    with transaction.atomic():
+        return len(
+            insert_returning(
+                Enrollment._meta.db_table, columns, rows, conflict="DO NOTHING", returning="id"
+            )
+        )
+
+
+def activate_candidates(ids: Sequence[int], now: datetime | None = None) -> int:
+    """Candidates whose time came: they enter the journey now (if still admissible)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = runner.load_rows(
+            Q(id__in=ids, state=CANDIDATE, wake_at__lte=now) & Q(journey__status="live")
+        )
+        if not rows:
+            return 0
+        Enrollment.objects.filter(id__in=[r.id for r in rows]).update(
+            state=Enrollment.State.CANCELLED,
+            wake_at=None,
+            lease_until=None,
+            revision=F("revision") + 1,
+        )
+    entered = 0
+    by_journey: dict[int, list[runner.Row]] = defaultdict(list)
+    for row in rows:
+        by_journey[row.journey_id].append(row)
+    for journey_id, group in by_journey.items():
+        index = loaders.trigger_index(group[0].project_id)
+        live = index.journeys.get(journey_id)
+        if live is None:
+            continue
+        entered += len(
+            enroll(
+                live,
+                {r.profile_id: r.trigger_event_id for r in group},
+                now,
+                detail={r.profile_id: r.context for r in group},
+            )
+        )
+    return entered
+
+
+def cancel_candidates(
+    journey_id: int, profile_ids: Sequence[int], *, event_ts: Mapping[int, datetime] | None = None
+) -> int:
+    """Inaction entry: the user did the 'not' event after the first one, so never enters."""
+    qs = Enrollment.objects.filter(
+        journey_id=journey_id, profile_id__in=profile_ids, state=CANDIDATE
+    )
+    cancelled = 0
+    for enrollment_id, profile_id, context in qs.values_list("id", "profile_id", "context"):
+        started = (context or {}).get("first_event_at")
+        ts = (event_ts or {}).get(profile_id)
+        if started and ts is not None and ts.isoformat() < started:
+            continue  # the 'not' event happened before the first event: it does not count
+        cancelled += Enrollment.objects.filter(id=enrollment_id, state=CANDIDATE).update(
+            state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
+        )
+    return cancelled
+
+
+def inaction_candidates(
+    live: loaders.LiveJourney, firsts: Mapping[int, tuple[int, datetime]], now: datetime
+) -> int:
+    """First event seen (profile -> (event id, ts)): enter when ``within`` passes without the other."""
+    entry = live.entry
+    assert isinstance(entry, InactionBlock)
+    wakes = {
+        pid: (
+            ts + timedelta(seconds=entry.within),
+            event_id,
+            {
+                "first_event": entry.event,
+                "first_event_at": ts.isoformat(),
+                "not_event": entry.not_event,
+                "within_seconds": entry.within,
+            },
+        )
+        for pid, (event_id, ts) in firsts.items()
+    }
+    return add_candidates(live, wakes, now)
+
+
+def schedule_date_time(
+    live: loaders.LiveJourney, profile_ids: Sequence[int] | None, now: datetime
+) -> int:
+    """Date Time entry: (re)schedule candidates at property + offset for these profiles
+    (None = every profile of the project, when the journey goes live)."""
+    entry = live.entry
+    assert isinstance(entry, DateTimeBlock)
+    qs = Profile.objects.filter(project_id=live.version.project_id)
+    if profile_ids is not None:
+        qs = qs.filter(id__in=profile_ids)
+    scheduled = 0
+    last_id = 0
+    while True:
+        chunk = list(
+            qs.filter(id__gt=last_id).order_by("id").values_list("id", "properties")[:5000]
+        )
+        if not chunk:
+            break
+        last_id = chunk[-1][0]
+        wakes: dict[int, tuple[datetime, int | None, dict[str, Any]]] = {}
+        drop: list[int] = []
+        for pid, properties in chunk:
+            target = runner.date_time_target(entry, properties or {})
+            if target is None or target <= now:
+                drop.append(pid)
+            else:
+                wakes[pid] = (
+                    target,
+                    None,
+                    {"property": entry.property, "target": target.isoformat()},
+                )
+        with transaction.atomic():
+            # A changed property moves the candidate's time; a removed one cancels it.
+            existing = dict(
+                Enrollment.objects.filter(
+                    journey_id=live.journey_id,
+                    state=CANDIDATE,
+                    profile_id__in=[p for p, _ in chunk],
+                ).values_list("profile_id", "id")
+            )
+            for pid, (target, _, context) in list(wakes.items()):
+                if pid in existing:
+                    Enrollment.objects.filter(id=existing[pid], state=CANDIDATE).update(
+                        wake_at=target, context=context, revision=F("revision") + 1
+                    )
+                    del wakes[pid]
+            stale = [existing[p] for p in drop if p in existing]
+            if stale:
+                Enrollment.objects.filter(id__in=stale, state=CANDIDATE).update(
+                    state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
+                )
+            scheduled += add_candidates(live, wakes, now)
+        if profile_ids is not None:
+            break
+    return scheduled
+
+
+def past_behaviour_entry(live: loaders.LiveJourney, now: datetime) -> int:
+    """Evaluate a Past Behaviour entry over every profile of the project (in chunks)."""
+    entry = live.entry
+    assert isinstance(entry, PastBehaviourBlock)
+    from engine.conditions import evaluate_batch
+
+    entered = 0
+    last_id = 0
+    while True:
+        ids = list(
+            Profile.objects.filter(project_id=live.version.project_id, id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:2000]
+        )
+        if not ids:
+            break
+        last_id = ids[-1]
+        verdicts = evaluate_batch(
+            conditions=entry.conditions,
+            match=entry.match,
+            window_days=entry.window_days,
+            profile_ids=ids,
+            now=now,
+        )
+        qualified = {pid: None for pid, (ok, _) in verdicts.items() if ok}
+        entered += len(
+            enroll(live, qualified, now, detail={pid: verdicts[pid][1] for pid in qualified})
+        )
+    return entered
+
+
+__all__ = [
+    "activate_candidates",
+    "add_candidates",
+    "cancel_candidates",
+    "enroll",
+    "inaction_candidates",
+    "past_behaviour_entry",
+    "schedule_date_time",
+]

@@ -1,0 +1,299 @@
+"""Real-time event processing: entries, waiting blocks and action goals, for a batch of events.
+
+Runs after the ingest transaction commits (a Celery task per ingest batch). Per
+project, events are matched in memory against the trigger index of live journeys
+(entries) and against the blocks and goals of the journeys their profiles are in
+now (one query for those enrollments). Repeating it is harmless: entries respect
+the one-active-enrollment rule and moves re-check the state they start from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from engine import entries, loaders, runner
+from engine.domain import (
+    ActionBlock,
+    InactionBlock,
+    PageCountBlock,
+    PageVisitBlock,
+    ReferrerEntryBlock,
+    all_match,
+    value_matches,
+)
+from engine.models import Enrollment, Event
+
+PAGE_VIEWED = loaders.PAGE_VIEWED
+REFERRER_KEYS = ("referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+def process_events(event_ids: Sequence[int]) -> None:
+    events = list(
+        Event.objects.filter(id__in=event_ids)
+        .order_by("ts", "id")
+        .only("id", "project_id", "profile_id", "name", "ts", "properties", "received_at")
+    )
+    by_project: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        by_project[event.project_id].append(event)
+    for project_id, group in by_project.items():
+        process_project_events(project_id, group)
+
+
+def process_project_events(project_id: int, events: list[Event]) -> None:
+    now = timezone.now()
+    # Users already in journeys first: goals and waiting blocks see the event before
+    # it can start a new entry (so an entry's own trigger never meets its goal).
+    _in_flight(project_id, events, now)
+    _entries(project_id, events, now)
+
+
+# --- entries -------------------------------------------------------------------------------
+
+
+def _page_matches(block: Any, event: Event) -> bool:
+    props = event.properties or {}
+    if isinstance(block, PageVisitBlock):
+        return value_matches(block.url, props.get("url"))
+    if isinstance(block, ReferrerEntryBlock):
+        return any(
+            value_matches(block.referrer, props.get(key)) for key in REFERRER_KEYS if props.get(key)
+        )
+    return False
+
+
+def page_counts(block: PageCountBlock, events: Sequence[Event]) -> dict[int, int]:
+    """Event id -> the profile's page views so far (in that event's session, or in total)."""
+    profile_ids = {e.profile_id for e in events}
+    qs = Event.objects.filter(profile_id__in=profile_ids, name=PAGE_VIEWED)
+    out: dict[int, int] = {}
+    if block.scope == "total":
+        totals = dict(
+            qs.values("profile_id").annotate(n=Count("id")).values_list("profile_id", "n")
+        )
+        for e in events:
+            out[e.id] = totals.get(e.profile_id, 0)
+    else:
+        sessions = {
+            (pid, sid): n
+            for pid, sid, n in qs.annotate(sid=KT("properties__session_id"))
+            .values("profile_id", "sid")
+            .annotate(n=Count("id"))
+            .values_list("profile_id", "sid", "n")
+        }
+        for e in events:
+            sid = (e.properties or {}).get("session_id")
+            out[e.id] = sessions.get((e.profile_id, str(sid) if sid is not None else None), 0)
+    return out
+
+
+def _matching(block: Any, events: Sequence[Event]) -> list[tuple[Event, dict[str, Any]]]:
+    """Events that satisfy an event-driven block, with what the block saw."""
+    if isinstance(block, ActionBlock):
+        return [
+            (e, {"event": e.name, "properties": e.properties})
+            for e in events
+            if e.name == block.event and all_match(block.where, e.properties or {})
+        ]
+    pages = [e for e in events if e.name == PAGE_VIEWED]
+    if not pages:
+        return []
+    if isinstance(block, PageVisitBlock | ReferrerEntryBlock):
+        return [
+            (
+                e,
+                {
+                    "url": (e.properties or {}).get("url"),
+                    "referrer": (e.properties or {}).get("referrer"),
+                },
+            )
+            for e in pages
+            if _page_matches(block, e)
+        ]
+    if isinstance(block, PageCountBlock):
+        counts = page_counts(block, pages)
+        return [
+            (e, {"page_views": counts[e.id], "scope": block.scope})
+            for e in pages
+            if block.count.matches(counts[e.id])
+        ]
+    return []
+
+
+def _entries(project_id: int, events: list[Event], now: datetime) -> None:
+    index = loaders.trigger_index(project_id)
+    names = {e.name for e in events}
+    for name in names & index.inaction_cancels.keys():
+        for live in index.inaction_cancels[name]:
+            entry = live.entry
+            assert isinstance(entry, InactionBlock)
+            hits = [
+                e
+                for e in events
+                if e.name == entry.not_event and all_match(entry.not_where, e.properties or {})
+            ]
+            if hits:
+                entries.cancel_candidates(
+                    live.journey_id,
+                    [e.profile_id for e in hits],
+                    event_ts={e.profile_id: e.ts for e in hits},
+                )
+    seen: set[int] = set()
+    for name in names & index.entries_by_event.keys():
+        for live in index.entries_by_event[name]:
+            if live.journey_id in seen or not live.takes_entries(now):
+                continue
+            seen.add(live.journey_id)
+            entry = live.entry
+            if isinstance(entry, InactionBlock):
+                firsts: dict[int, tuple[int, datetime]] = {}
+                for e in events:
+                    if e.name == entry.event and all_match(entry.where, e.properties or {}):
+                        firsts.setdefault(e.profile_id, (e.id, e.ts))
+                entries.inaction_candidates(live, firsts, now)
+                continue
+            triggers: dict[int, int | None] = {}
+            detail: dict[int, dict[str, Any]] = {}
+            for event, saw in _matching(entry, events):
+                if event.profile_id not in triggers:
+                    triggers[event.profile_id] = event.id
+                    detail[event.profile_id] = saw
+            entries.enroll(live, triggers, now, detail=detail)
+
+
+# --- users already in journeys ----------------------------------------------------------------
+
+
+def _in_flight(project_id: int, events: list[Event], now: datetime) -> None:
+    profile_ids = {e.profile_id for e in events}
+    rows = list(
+        Enrollment.objects.filter(
+            profile_id__in=profile_ids, state=Enrollment.State.ACTIVE, project_id=project_id
+        )
+        .filter(Q(journey__status="live") | Q(journey__status="paused"))
+        .values_list(
+            "id",
+            "version_id",
+            "node",
+            "node_state",
+            "node_entered_at",
+            "entered_at",
+            "profile_id",
+            "journey__status",
+            "trigger_event_id",
+        )
+    )
+    if not rows:
+        return
+    by_profile: dict[int, list[Event]] = defaultdict(list)
+    for e in events:
+        by_profile[e.profile_id].append(e)
+    goal_met: dict[int, dict[str, Any]] = {}
+    decisions: dict[tuple[int, str], dict[int, runner.Outcome]] = defaultdict(dict)
+    for (
+        enrollment_id,
+        version_id,
+        node,
+        node_state,
+        node_entered_at,
+        entered_at,
+        profile_id,
+        status,
+        trigger_id,
+    ) in rows:
+        version = loaders.version(version_id)
+        # Only what happened after the user got there counts (server time), and never
+        # the event that brought them in.
+        after_entry = [
+            e
+            for e in by_profile[profile_id]
+            if e.id != trigger_id and (entered_at is None or e.received_at >= entered_at)
+        ]
+        for goal in version.action_goals:
+            hit = next(
+                (
+                    e
+                    for e in after_entry
+                    if e.name == goal.event and all_match(goal.where, e.properties or {})
+                ),
+                None,
+            )
+            if hit is not None:
+                goal_met[enrollment_id] = {"goal": goal.id, "event": hit.name, "event_id": hit.id}
+                break
+        if (
+            enrollment_id in goal_met
+            or status != "live"
+            or node_state != Enrollment.NodeState.WAITING
+        ):
+            continue
+        block = version.definition.nodes.get(node)
+        if block is None:
+            continue
+        after_arrival = [
+            e for e in after_entry if node_entered_at is None or e.received_at >= node_entered_at
+        ]
+        if not after_arrival:
+            continue
+        if isinstance(block, InactionBlock):
+            hit = next(
+                (
+                    e
+                    for e in after_arrival
+                    if e.name == block.not_event and all_match(block.not_where, e.properties or {})
+                ),
+                None,
+            )
+            if hit is not None:
+                decisions[(version_id, node)][enrollment_id] = (
+                    "no",
+                    {"not_event": block.not_event, "happened": True, "event_id": hit.id},
+                )
+        elif isinstance(block, runner.EVENT_WAIT_BLOCKS):
+            matches = _matching(block, after_arrival)
+            if matches:
+                event, saw = matches[0]
+                decisions[(version_id, node)][enrollment_id] = (
+                    "yes",
+                    {**saw, "event_id": event.id},
+                )
+    if goal_met:
+        _exit_goal_met(goal_met, now)
+    for (version_id, node), outcomes in decisions.items():
+        outcomes = {k: v for k, v in outcomes.items() if k not in goal_met}
+        if outcomes:
+            _decide(version_id, node, outcomes, now)
+
+
+def _exit_goal_met(goal_met: dict[int, dict[str, Any]], now: datetime) -> None:
+    with transaction.atomic():
+        rows = runner.load_rows(Q(id__in=list(goal_met), state=Enrollment.State.ACTIVE))
+        versions = {r.version_id: loaders.version(r.version_id) for r in rows}
+        runner.exit_rows(versions, rows, Enrollment.ExitReason.GOAL_MET, now, detail=goal_met)
+
+
+def _decide(version_id: int, node: str, outcomes: dict[int, runner.Outcome], now: datetime) -> None:
+    version = loaders.version(version_id)
+    with transaction.atomic():
+        rows = runner.load_rows(
+            Q(
+                id__in=list(outcomes),
+                version_id=version_id,
+                node=node,
+                state=Enrollment.State.ACTIVE,
+                node_state=Enrollment.NodeState.WAITING,
+            )
+        )
+        following = (
+            runner.leave(version, rows, {r.id: outcomes[r.id] for r in rows}, now) if rows else {}
+        )
+    for target, ids in following.items():
+        runner.process_arrivals(version_id, target, ids)

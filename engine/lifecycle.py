@@ -1,0 +1,80 @@
+"""What the engine does when a journey starts, changes or a profile changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import F
+from django.utils import timezone
+
+from engine import entries, loaders, runner
+from engine.domain import DateTimeBlock, PastBehaviourBlock
+from engine.models import Enrollment, Profile
+
+
+def journey_went_live(journey_id: int, now: datetime | None = None) -> None:
+    """A journey started taking entries: schedule Date Time entries, due Past Behaviour entry."""
+    from builder.models import Journey
+
+    now = now or timezone.now()
+    journey = (
+        Journey.objects.filter(id=journey_id, status="live")
+        .values("project_id", "next_entry_check_at")
+        .first()
+    )
+    if journey is None:
+        return
+    live = loaders.trigger_index(journey["project_id"]).journeys.get(journey_id)
+    if live is None:
+        return
+    entry = live.entry
+    if isinstance(entry, DateTimeBlock):
+        entries.schedule_date_time(live, None, now)
+    elif isinstance(entry, PastBehaviourBlock) and journey["next_entry_check_at"] is None:
+        # Evaluated at the start time, then every 24 hours (engine.ticker.due_entry_checks).
+        Journey.objects.filter(id=journey_id, next_entry_check_at__isnull=True).update(
+            next_entry_check_at=now
+        )
+
+
+def journey_changed(*, journey_id: int, project_id: int, status: str, **_: object) -> None:
+    loaders.invalidate(project_id)
+    if status == "live":
+        journey_went_live(journey_id)
+
+
+def profiles_changed(
+    project_id: int, profile_ids: Sequence[int], now: datetime | None = None
+) -> None:
+    """Profile data changed: Date Time entries and Date Time blocks follow the new property."""
+    now = now or timezone.now()
+    index = loaders.trigger_index(project_id)
+    for live in index.date_time_entries:
+        if live.takes_entries(now):
+            entries.schedule_date_time(live, profile_ids, now)
+    waiting = Enrollment.objects.filter(
+        profile_id__in=profile_ids,
+        state=Enrollment.State.ACTIVE,
+        node_state=Enrollment.NodeState.WAITING,
+    ).values_list("id", "version_id", "node", "profile_id", "context")
+    properties: dict[int, dict[str, object]] | None = None
+    for enrollment_id, version_id, node, profile_id, context in waiting:
+        block = loaders.version(version_id).definition.nodes.get(node)
+        if not isinstance(block, DateTimeBlock):
+            continue
+        if properties is None:
+            properties = dict(
+                Profile.objects.filter(id__in=profile_ids).values_list("id", "properties")
+            )
+        target = runner.date_time_target(block, properties.get(profile_id) or {})
+        if target is None:
+            continue  # keep the time it was scheduled with; a removed property does not strand anyone
+        if target.isoformat() != (context or {}).get("target"):
+            Enrollment.objects.filter(
+                id=enrollment_id, node_state=Enrollment.NodeState.WAITING
+            ).update(
+                wake_at=max(target, now),
+                context={"target": target.isoformat()},
+                revision=F("revision") + 1,
+            )

@@ -1,0 +1,59 @@
+"""Portable bulk SQL (PostgreSQL and SQLite): multi-row INSERT ... ON CONFLICT ... RETURNING."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+
+
+def max_params() -> int:
+    if connection.vendor == "sqlite":
+        try:
+            import sqlite3
+
+            connection.ensure_connection()
+            raw = connection.connection
+            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+        except Exception:
+            return 999
+    return 65535
+
+
+def chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterable[Sequence[Sequence[Any]]]:
+    size = max(1, min(5000, max_params() // width))
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def json_param(value: Any) -> Any:
+    return connection.ops.adapt_json_value(value, DjangoJSONEncoder)
+
+
+def dt_param(value: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def insert_returning(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: str,
+    returning: str,
+) -> list[tuple[Any, ...]]:
+    """Insert many rows in as few statements as the backend allows; return RETURNING rows."""
+    out: list[tuple[Any, ...]] = []
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows, len(columns)):
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([placeholder] * len(chunk))
+                + f" ON CONFLICT {conflict} RETURNING {returning}"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            out.extend(cursor.fetchall())
+    return out
