@@ -240,18 +240,24 @@ def _fire_journey_triggers(
             by_node[row.node].append(row)
     from engine import entries
 
-    for node, group in by_node.items():
-        for live in index.journey_triggers.get((str(version.journey_id), node), []):
-            if live.journey_id == version.journey_id or not live.takes_entries(now):
-                continue
-            entries.enroll(
-                live,
-                {row.profile_id: None for row in group},
-                now,
-                detail={
-                    row.profile_id: {"journey": version.journey_id, "node": node} for row in group
-                },
-            )
+    def enter_triggered() -> None:
+        for node, group in by_node.items():
+            for live in index.journey_triggers.get((str(version.journey_id), node), []):
+                if live.journey_id == version.journey_id or not live.takes_entries(now):
+                    continue
+                entries.enroll(
+                    live,
+                    {row.profile_id: None for row in group},
+                    timezone.now(),
+                    detail={
+                        row.profile_id: {"journey": version.journey_id, "node": node}
+                        for row in group
+                    },
+                )
+
+    # The users count as qualified for the block once this move is committed.
+    if by_node:
+        transaction.on_commit(enter_triggered)
 
 
 # --- block semantics --------------------------------------------------------------------

@@ -218,6 +218,34 @@ def profiles_upsert(*, project: Project, records: Sequence[ProfileRecord]) -> Up
     )
 
 
+def _move_journey_history(source: Profile, target: Profile) -> None:
+    """The anonymous visitor's journeys become the identified profile's.
+
+    Where both are in the same journey at once, the identified profile's stay wins and
+    the visitor's is exited as "merged" (a user is never in one journey twice at once).
+    """
+    from django.db.models import F
+
+    from engine.models import Enrollment, Message, Step
+
+    now = timezone.now()
+    for state in (Enrollment.State.ACTIVE, Enrollment.State.CANDIDATE):
+        clash = Enrollment.objects.filter(profile=target, state=state).values("journey_id")
+        Enrollment.objects.filter(profile=source, state=state, journey_id__in=clash).update(
+            state=Enrollment.State.EXITED
+            if state == Enrollment.State.ACTIVE
+            else Enrollment.State.CANCELLED,
+            exit_reason=Enrollment.ExitReason.MERGED if state == Enrollment.State.ACTIVE else "",
+            exit_node=F("node") if state == Enrollment.State.ACTIVE else "",
+            exited_at=now if state == Enrollment.State.ACTIVE else None,
+            wake_at=None,
+            revision=F("revision") + 1,
+        )
+    Enrollment.objects.filter(profile=source).update(profile=target)
+    Step.objects.filter(profile=source).update(profile=target)
+    Message.objects.filter(profile=source).update(profile=target)
+
+
 def identity_hash(project: Project, profile_id: str) -> str:
     return hmac.new(
         project.identity_secret.encode(), profile_id.encode(), hashlib.sha256
@@ -259,6 +287,7 @@ def profile_identify(*, project: Project, record: IdentifyRecord) -> IdentifyRes
                         setattr(target, key, getattr(anon, key))
                 target.save()
                 ProfileAlias.objects.filter(profile=anon).update(profile=target)
+                _move_journey_history(anon, target)
                 anon_pk = anon.pk
                 anon.delete()
                 ProfileAlias.objects.get_or_create(
