@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from engine.models import Membership, Project
@@ -19,7 +20,7 @@ class Forbidden(PermissionError):
 def projects_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
-    return Project.objects.filter(memberships__user=user).order_by("id")
+    return Project.objects.filter(memberships__user_id=user.pk).order_by("id")
 
 
 def membership_get(*, user: AbstractBaseUser | AnonymousUser, project_id: int) -> Membership:
@@ -28,7 +29,7 @@ def membership_get(*, user: AbstractBaseUser | AnonymousUser, project_id: int) -
         raise NotFound("project")
     membership = (
         Membership.objects.select_related("project")
-        .filter(user=user, project_id=project_id)
+        .filter(user_id=user.pk, project_id=project_id)
         .first()
     )
     if membership is None:

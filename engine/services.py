@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,7 +34,7 @@ class ProjectError(ValueError):
         self.message = message
 
 
-def project_create(*, name: str, timezone_name: str, owner: AbstractBaseUser) -> Project:
+def project_create(*, name: str, timezone_name: str, owner: User) -> Project:
     from engine.ingest import is_timezone
 
     if not name or not name.strip():

@@ -103,6 +103,7 @@ def due_entry_checks(now: datetime) -> list[int]:
     for journey_id, at in Journey.objects.filter(
         status="live", next_entry_check_at__lte=now
     ).values_list("id", "next_entry_check_at"):
+        assert at is not None  # filtered on next_entry_check_at <= now
         following = at + timedelta(days=1)
         while following <= now:
             following += timedelta(days=1)
@@ -165,10 +166,8 @@ def tick(dispatch: Dispatch, *, budget_seconds: float = 0.8, now: datetime | Non
 
 
 def _deliver_due(now: datetime) -> None:
-    try:
-        from engine import delivery
-    except ImportError:  # delivery not installed in this build
-        return
+    from engine import delivery
+
     ids = delivery.due_message_ids(now, 1000)
     if ids:
         delivery.dispatch(ids)

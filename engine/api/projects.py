@@ -45,7 +45,11 @@ class ProjectListView(APIView):
     @extend_schema(responses=ProjectSerializer(many=True), operation_id="projects_list")
     def get(self, request: Request) -> Response:
         projects = selectors.projects_for_user(user=request.user)
-        roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
+        roles = dict(
+            Membership.objects.filter(project__in=projects)
+            .filter(user_id=request.user.pk or 0)
+            .values_list("project_id", "role")
+        )
         return Response(ProjectSerializer(projects, many=True, context={"roles": roles}).data)
 
     @extend_schema(

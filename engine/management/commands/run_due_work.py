@@ -24,11 +24,7 @@ class Command(BaseCommand):
             done += len(work)
             if not work:
                 break
-        try:
-            from engine import delivery
+        from engine import delivery
 
-            for message_id in delivery.due_message_ids(timezone.now(), 100000):
-                delivery.deliver_now([message_id])
-        except ImportError:
-            pass
-        self.stdout.write(f"Ran {done} batch(es) of due work.")
+        sent = delivery.deliver_due(timezone.now(), limit=100000)
+        self.stdout.write(f"Ran {done} batch(es) of due work; {sent} message(s) attempted.")
