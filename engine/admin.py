@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from engine import delivery_admin  # noqa: F401  (registers MessageAdmin)
 from engine.models import Event, Heartbeat, Membership, Profile, ProfileAlias, Project
 
 

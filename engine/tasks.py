@@ -8,6 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from engine import delivery  # noqa: F401  (registers engine.deliver_messages with the worker)
 from engine.models import Heartbeat
 
 TASK_OPTIONS: dict[str, Any] = {

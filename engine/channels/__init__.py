@@ -1,0 +1,101 @@
+"""Channel backends: the registry keyed by channel name and the Result every send returns.
+
+Each channel is a module with ``BACKENDS`` (backend name -> send function) and
+``default_backend() -> str`` (what runs when ``JOURNEYS_<CHANNEL>_BACKEND`` is unset).
+A send function is ``send(rendered, *, message_id, idempotency_key) -> Result``; it
+never raises for a delivery problem, it says what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import ModuleType
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # a temporary failure: try again later
+    FAILED = "failed"  # a permanent failure: trying again cannot help
+    SKIPPED = "skipped"  # nothing to send to (no address, no token)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a send did, and the provider facts kept in ``Message.delivery``."""
+
+    outcome: Outcome
+    error: str = ""
+    delivery: dict[str, Any] = field(default_factory=dict)
+    # A provider's Retry-After, in seconds, honoured when longer than our backoff.
+    retry_after: float | None = None
+
+    @classmethod
+    def sent(cls, **delivery: Any) -> Result:
+        return cls(Outcome.SENT, delivery=delivery)
+
+    @classmethod
+    def retry(cls, error: str, *, retry_after: float | None = None, **delivery: Any) -> Result:
+        return cls(Outcome.RETRY, error=error, delivery=delivery, retry_after=retry_after)
+
+    @classmethod
+    def failed(cls, error: str, **delivery: Any) -> Result:
+        return cls(Outcome.FAILED, error=error, delivery=delivery)
+
+    @classmethod
+    def skipped(cls, reason: str, **delivery: Any) -> Result:
+        return cls(Outcome.SKIPPED, error=reason, delivery=delivery)
+
+
+class SendFn(Protocol):
+    def __call__(
+        self, message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+    ) -> Result: ...
+
+
+def idempotency_key(message_id: int) -> str:
+    """The key a receiver dedupes an at-least-once redelivery by: stable per outbox row."""
+    return f"journeys-msg-{message_id}"
+
+
+def _modules() -> dict[str, ModuleType]:
+    from engine.channels import email, in_app, push, sms, web_push, webhook
+
+    return {
+        "push": push,
+        "web_push": web_push,
+        "email": email,
+        "sms": sms,
+        "in_app": in_app,
+        "webhook": webhook,
+    }
+
+
+CHANNEL_NAMES: tuple[str, ...] = ("push", "web_push", "email", "sms", "in_app", "webhook")
+
+
+def backend_name(channel: str) -> str:
+    """The backend in use for a channel: ``JOURNEYS_<CHANNEL>_BACKEND``, else the default."""
+    module = _modules().get(channel)
+    if module is None:
+        raise KeyError(channel)
+    chosen = getattr(settings, f"JOURNEYS_{channel.upper()}_BACKEND", "") or ""
+    name = chosen or module.default_backend()
+    backends: Mapping[str, Callable[..., Result]] = module.BACKENDS
+    if name not in backends:
+        raise ImproperlyConfigured(
+            f"JOURNEYS_{channel.upper()}_BACKEND={name!r}: expected one of {sorted(backends)}"
+        )
+    return str(name)
+
+
+def get_sender(channel: str) -> tuple[str, SendFn]:
+    """(backend name, send function) for a channel; KeyError for an unknown channel."""
+    name = backend_name(channel)
+    send: SendFn = _modules()[channel].BACKENDS[name]
+    return name, send

@@ -1,0 +1,96 @@
+"""Email backend: SMTP to the server in EMAIL_URL (smtp://user:pass@host:port), else record.
+
+The Message-ID is derived from the idempotency key, so a redelivered email carries
+the same Message-ID as the first try and mail systems that dedupe on it show one.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from engine.channels import Result, record
+
+TIMEOUT_SECONDS = 10.0
+
+
+def _classify(code: int, text: str) -> Result:
+    """SMTP says it: 5xx is permanent, 4xx is "try again later"."""
+    if 500 <= code < 600:
+        return Result.failed(f"SMTP {code}: {text}", smtp_code=code)
+    return Result.retry(f"SMTP {code}: {text}", smtp_code=code)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def send_smtp(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
+    to = str(message_rendered.get("to") or "").strip()
+    if not to:
+        return Result.skipped("no email address")
+    url = urlparse(settings.EMAIL_URL)
+    if not url.hostname:
+        return Result.failed("EMAIL_URL is not set: cannot send email over SMTP")
+    from_email = settings.DEFAULT_FROM_EMAIL
+    domain = from_email.rsplit("@", 1)[-1].strip(">") or "journeys"
+    smtp_message_id = f"<{idempotency_key}@{domain}>"
+
+    email = EmailMultiAlternatives(
+        subject=str(message_rendered.get("subject") or ""),
+        body=str(message_rendered.get("text") or ""),
+        from_email=from_email,
+        to=[to],
+        headers={"Message-ID": smtp_message_id, "X-Journeys-Idempotency-Key": idempotency_key},
+    )
+    html = message_rendered.get("html")
+    if html:
+        email.attach_alternative(str(html), "text/html")
+
+    facts: dict[str, Any] = {"smtp_host": url.hostname, "message_id": smtp_message_id}
+    connection = get_connection(
+        "django.core.mail.backends.smtp.EmailBackend",
+        host=url.hostname,
+        port=url.port or 25,
+        username=unquote(url.username or ""),
+        password=unquote(url.password or ""),
+        timeout=TIMEOUT_SECONDS,
+        fail_silently=False,
+    )
+    try:
+        connection.send_messages([email])
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(
+            f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items()
+        )
+        if codes and all(500 <= code < 600 for code in codes):
+            return Result.failed(f"recipient refused: {detail}", **facts)
+        return Result.retry(f"recipient refused for now: {detail}", **facts)
+    except smtplib.SMTPResponseException as exc:
+        result = _classify(exc.smtp_code, _text(exc.smtp_error))
+        return Result(result.outcome, result.error, {**facts, **result.delivery})
+    except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
+        return Result.retry(f"{type(exc).__name__}: {exc}", **facts)
+    return Result.sent(**facts)
+
+
+def send_record(
+    message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+) -> Result:
+    if not str(message_rendered.get("to") or "").strip():
+        return Result.skipped("no email address")
+    return record.record(
+        "email", message_rendered, message_id=message_id, idempotency_key=idempotency_key
+    )
+
+
+def default_backend() -> str:
+    return "smtp" if settings.EMAIL_URL else "record"
+
+
+BACKENDS = {"smtp": send_smtp, "record": send_record}

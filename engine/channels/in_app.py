@@ -1,0 +1,27 @@
+"""In-app messages: stored for the web SDK, which shows them as a pop-up.
+
+The outbox row is the store: its ``rendered`` holds the pop-up and its
+``expires_at``. "Sent" means stored and ready to be shown; delivery to an open page
+over a websocket comes later and will record itself in ``Message.delivery``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.channels import Result, record
+
+
+def store(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
+    return Result.sent(
+        stored=True,
+        expires_at=message_rendered.get("expires_at"),
+        websocket="pending",  # shown by the web SDK on its next page view or live push
+    )
+
+
+def default_backend() -> str:
+    return "store"
+
+
+BACKENDS = {"store": store, "record": record.sender("in_app")}

@@ -1,0 +1,213 @@
+"""Message delivery: sends queued outbox rows through their channel, retries, records the outcome.
+
+The engine writes a ``Message`` (status queued, next_attempt_at = now) in the same
+transaction that moves the user, then calls ``dispatch``. A worker CLAIMS a row with
+a compare-and-swap UPDATE that pushes ``next_attempt_at`` one lease ahead, so two
+workers (or a dispatch and a ticker pass) never send it at once; it sends with no
+transaction open and records what happened. A crash mid-send leaves the row queued
+with an expired lease, and the ticker (``due_message_ids``) dispatches it again:
+delivery is at least once, and every send carries ``idempotency_key(message.id)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import shared_task
+from django.db.models import F
+from django.utils import timezone
+
+from engine.channels import Outcome, Result, get_sender, idempotency_key
+from engine.models import Message
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # far above every backend's timeout (10 s)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+BATCH_SIZE = 100  # message ids per task
+LOG_KEEP = 10  # attempts kept in delivery["log"]
+
+Status = Message.Status
+
+
+# --- Scheduling --------------------------------------------------------------------
+
+
+def dispatch(message_ids: Iterable[int]) -> None:
+    """Queue delivery of these messages once the current transaction commits."""
+    ids = list(dict.fromkeys(int(i) for i in message_ids))
+    for start in range(0, len(ids), BATCH_SIZE):
+        deliver_messages.delay_on_commit(ids[start : start + BATCH_SIZE])
+
+
+def due_message_ids(now: datetime, limit: int) -> list[int]:
+    """Queued messages whose next attempt has come (retries, lost dispatches, expired leases)."""
+    # Uses the partial index message_due (status = queued, next_attempt_at).
+    return list(
+        Message.objects.filter(status=Status.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def deliver_due(now: datetime | None = None, limit: int = 1000) -> int:
+    """Deliver what is due now, synchronously (``run_due_work``); how many were sent."""
+    sent = 0
+    for message_id in due_message_ids(now or timezone.now(), limit):
+        message = deliver_message(message_id)
+        sent += message is not None and message.status == Status.SENT
+    return sent
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try after ``attempts`` failed ones: 30 s x 2^(n-1), +-20 %, <= 1 h."""
+    base = BACKOFF_BASE.total_seconds() * 2 ** max(0, attempts - 1)
+    jittered = base * random.uniform(0.8, 1.2)  # jitter spreads retries apart
+    return timedelta(seconds=min(jittered, BACKOFF_CAP.total_seconds()))
+
+
+# --- The task ----------------------------------------------------------------------
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name="engine.deliver_messages",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def deliver_messages(message_ids: list[int]) -> None:
+    """Deliver each message that is due. A repeated or stale task sends nothing twice."""
+    for message_id in message_ids:
+        try:
+            deliver_message(message_id)
+        except Exception:
+            # The claimed row keeps its lease and the ticker retries it when it expires.
+            logger.exception("delivering message %s failed unexpectedly", message_id)
+
+
+def message_claim(message_id: int, now: datetime | None = None) -> Message | None:
+    """Take the row for one attempt, or None if it is not due or another worker has it."""
+    now = now or timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, status=Status.QUEUED, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    if claimed != 1:
+        return None
+    return Message.objects.get(pk=message_id)
+
+
+def deliver_message(message_id: int) -> Message | None:
+    """Claim, send and record one message; the updated row, or None if not claimed."""
+    message = message_claim(message_id)
+    if message is None:
+        return None
+    key = idempotency_key(message.pk)
+    try:
+        backend, send = get_sender(message.channel)
+    except KeyError:
+        backend, result = "", Result.failed(f"unknown channel {message.channel!r}")
+    else:
+        try:
+            result = send(dict(message.rendered or {}), message_id=message.pk, idempotency_key=key)
+        except Exception as exc:
+            logger.exception(
+                "%s backend %s raised for message %s", message.channel, backend, message.pk
+            )
+            result = Result.retry(f"unexpected error: {type(exc).__name__}: {exc}")
+    return _record(message, result, backend=backend)
+
+
+def _record(message: Message, result: Result, *, backend: str) -> Message:
+    now = timezone.now()
+    attempts = message.attempts
+    entry: dict[str, Any] = {
+        "at": now.isoformat(),
+        "attempt": attempts,
+        "outcome": result.outcome.value,
+    }
+    if result.error:
+        entry["error"] = result.error[:500]
+    delivery = {
+        **(message.delivery or {}),
+        **result.delivery,
+        "backend": backend,
+        "idempotency_key": idempotency_key(message.pk),
+    }
+    delivery["log"] = [*(message.delivery or {}).get("log", []), entry][-LOG_KEEP:]
+
+    fields: dict[str, Any] = {"delivery": delivery}
+    if result.outcome is Outcome.SENT:
+        fields.update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None)
+    elif result.outcome is Outcome.SKIPPED:
+        fields.update(status=Status.SKIPPED, error=result.error, next_attempt_at=None)
+    elif result.outcome is Outcome.RETRY and attempts < MAX_ATTEMPTS:
+        wait = backoff(attempts)
+        if result.retry_after:
+            wait = min(max(wait, timedelta(seconds=result.retry_after)), BACKOFF_CAP)
+        fields.update(status=Status.QUEUED, error=result.error, next_attempt_at=now + wait)
+    else:
+        error = result.error
+        if result.outcome is Outcome.RETRY:
+            error = f"gave up after {attempts} attempts: {error}"
+        fields.update(status=Status.FAILED, error=error, next_attempt_at=None)
+
+    # Only the holder of this attempt writes: attempts and the lease it set are unchanged
+    # since the claim (a resend resets both). A send that went out is recorded even if
+    # staff cancelled meanwhile: it is the truth.
+    mine = Message.objects.filter(
+        pk=message.pk, attempts=attempts, next_attempt_at=message.next_attempt_at
+    )
+    if result.outcome is Outcome.SENT:
+        mine = mine.exclude(status=Status.SENT)
+    else:
+        mine = mine.filter(status=Status.QUEUED)
+    if mine.update(**fields) != 1:
+        logger.warning(
+            "message %s changed during attempt %s; outcome %s not recorded",
+            message.pk,
+            attempts,
+            result.outcome.value,
+        )
+    message.refresh_from_db()
+    return message
+
+
+# --- Support staff -----------------------------------------------------------------
+
+
+def message_resend(message: Message, *, actor: str = "") -> bool:
+    """Put a failed or skipped message back in the queue now; False if it was neither."""
+    now = timezone.now()
+    entry = {"at": now.isoformat(), "outcome": "resend", "by": actor, "attempts": message.attempts}
+    delivery = {**(message.delivery or {})}
+    delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
+    changed = Message.objects.filter(
+        pk=message.pk, status__in=[Status.FAILED, Status.SKIPPED]
+    ).update(status=Status.QUEUED, attempts=0, error="", next_attempt_at=now, delivery=delivery)
+    if changed:
+        dispatch([message.pk])
+    message.refresh_from_db()
+    return bool(changed)
+
+
+def message_cancel(message: Message, *, actor: str = "") -> bool:
+    """Skip a queued message ("cancelled by staff"); False if it was not queued.
+
+    A send already in flight may still go out; it is then recorded as sent.
+    """
+    now = timezone.now()
+    entry = {"at": now.isoformat(), "outcome": "cancel", "by": actor}
+    delivery = {**(message.delivery or {})}
+    delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
+    # next_attempt_at stays: it is the lease an in-flight attempt checks when it records.
+    changed = Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
+        status=Status.SKIPPED, error="cancelled by staff", delivery=delivery
+    )
+    message.refresh_from_db()
+    return bool(changed)
