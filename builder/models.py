@@ -22,6 +22,10 @@ class Journey(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # The working copy the canvas and PUT edit. Published copies live in JourneyVersion.
     definition = models.JSONField(default=dict)
+    # The same definition as the JSON text that was sent, so the API answers with exactly
+    # what it was given (jsonb on PostgreSQL reorders keys). Ignored when it no longer
+    # equals ``definition`` (someone wrote ``definition`` alone).
+    definition_text = models.TextField(blank=True, default="")
     live_version = models.ForeignKey(
         "JourneyVersion",
         on_delete=models.PROTECT,
