@@ -24,6 +24,16 @@ from engine.sql import dt_param, insert_returning, json_param
 
 ACTIVE = Enrollment.State.ACTIVE
 CANDIDATE = Enrollment.State.CANDIDATE
+ENROLLMENT_COLUMNS = [
+    "project_id", "journey_id", "version_id", "profile_id", "state", "node", "node_state", "visit",
+    "revision", "entry_number", "wake_at", "deadline", "entered_at", "node_entered_at", "exited_at",
+    "exit_reason", "exit_node", "trigger_event_id", "context", "lease_until",
+]  # fmt: skip
+ENROLLMENT_TYPES = [
+    "bigint", "bigint", "bigint", "bigint", "text", "text", "text", "integer",
+    "integer", "integer", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
+    "text", "text", "bigint", "jsonb", "timestamptz",
+]  # fmt: skip
 
 
 def _admissible(
@@ -75,28 +85,6 @@ def enroll(
         first = definition.next_node(entry.id, "yes")
         conversion = definition.settings.conversion_time
         deadline = now + timedelta(seconds=conversion) if conversion else None
-        columns = [
-            "project_id",
-            "journey_id",
-            "version_id",
-            "profile_id",
-            "state",
-            "node",
-            "node_state",
-            "visit",
-            "revision",
-            "entry_number",
-            "wake_at",
-            "deadline",
-            "entered_at",
-            "node_entered_at",
-            "exited_at",
-            "exit_reason",
-            "exit_node",
-            "trigger_event_id",
-            "context",
-            "lease_until",
-        ]
         node = first or entry.id
         node_state = Enrollment.NodeState.PENDING if first else Enrollment.NodeState.DONE
         empty = json_param({})
@@ -128,8 +116,9 @@ def enroll(
         ]
         inserted = insert_returning(
             Enrollment._meta.db_table,
-            columns,
+            ENROLLMENT_COLUMNS,
             rows,
+            types=ENROLLMENT_TYPES,
             # The partial unique index "one active per journey and profile" turns a
             # concurrent second entry into a no-op.
             conflict="DO NOTHING",
@@ -200,28 +189,6 @@ def add_candidates(
     if not allowed:
         return 0
     version = live.version
-    columns = [
-        "project_id",
-        "journey_id",
-        "version_id",
-        "profile_id",
-        "state",
-        "node",
-        "node_state",
-        "visit",
-        "revision",
-        "entry_number",
-        "wake_at",
-        "deadline",
-        "entered_at",
-        "node_entered_at",
-        "exited_at",
-        "exit_reason",
-        "exit_node",
-        "trigger_event_id",
-        "context",
-        "lease_until",
-    ]
     rows = [
         (
             version.project_id,
@@ -250,7 +217,12 @@ def add_candidates(
     with transaction.atomic():
         return len(
             insert_returning(
-                Enrollment._meta.db_table, columns, rows, conflict="DO NOTHING", returning="id"
+                Enrollment._meta.db_table,
+                ENROLLMENT_COLUMNS,
+                rows,
+                conflict="DO NOTHING",
+                returning="id",
+                types=ENROLLMENT_TYPES,
             )
         )
 

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,6 +19,7 @@ MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_CLIENT_ID_LENGTH = 128
 MAX_FUTURE_SKEW = timedelta(hours=24)
+MIN_YEAR = 1900
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PUSH_PLATFORMS = {"android", "ios", "web"}
@@ -89,12 +90,28 @@ def _batch(payload: Any, key: str, max_items: int) -> list[Any]:
     return items
 
 
+def _storable_text(value: str) -> bool:
+    """PostgreSQL text/jsonb cannot hold NUL, and lone surrogates are not UTF-8."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_json(value: Any) -> bool:
-    """JSON from the wire can hold NaN/Infinity (Python's parser accepts them); refuse them."""
+    """JSON from the wire can hold NaN/Infinity, NUL and lone surrogates (Python's parser
+    accepts them); the databases cannot store them the same way, so refuse them."""
     if isinstance(value, float):
         return math.isfinite(value)
+    if isinstance(value, str):
+        return _storable_text(value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _check_json(v) for k, v in value.items())
+        return all(
+            isinstance(k, str) and _storable_text(k) and _check_json(v) for k, v in value.items()
+        )
     if isinstance(value, list):
         return all(_check_json(v) for v in value)
     return True
@@ -123,6 +140,9 @@ def _string(
     if len(value) > max_length:
         errors.append(error(index, key, f'"{key}" is longer than {max_length} characters.'))
         return None
+    if not _storable_text(value):
+        errors.append(error(index, key, f'"{key}" holds a NUL character or invalid Unicode.'))
+        return None
     return value
 
 
@@ -140,7 +160,7 @@ def _properties(
             error(
                 index,
                 "properties",
-                '"properties" holds NaN or Infinity, which JSON does not allow.',
+                '"properties" holds NaN, Infinity, a NUL character or invalid Unicode.',
             )
         )
         return None
@@ -157,6 +177,12 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError(f"{value!r} is not an ISO 8601 date-time") from exc
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone; add Z or an offset like +05:30")
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{value!r} is out of range") from exc
+    if utc.year < MIN_YEAR:
+        raise ValueError(f"{value!r} is before {MIN_YEAR}")
     return parsed
 
 

@@ -42,6 +42,25 @@ def journey_changed(*, journey_id: int, project_id: int, status: str, **_: objec
     loaders.invalidate(project_id)
     if status == "live":
         journey_went_live(journey_id)
+        run_pending_arrivals(journey_id)
+
+
+def run_pending_arrivals(journey_id: int) -> None:
+    """Users placed at a block by a new version (moved) or a resume are processed now,
+    not when the ticker's stale-arrival sweep would find them."""
+    from collections import defaultdict
+
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    pending = Enrollment.objects.filter(
+        journey_id=journey_id,
+        state=Enrollment.State.ACTIVE,
+        node_state=Enrollment.NodeState.PENDING,
+    ).values_list("id", "version_id", "node")
+    for enrollment_id, version_id, node in pending.iterator(chunk_size=5000):
+        groups[(version_id, node)].append(enrollment_id)
+    for (version_id, node), ids in groups.items():
+        for start in range(0, len(ids), 5000):
+            runner.process_arrivals(version_id, node, ids[start : start + 5000])
 
 
 def profiles_changed(

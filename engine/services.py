@@ -89,6 +89,17 @@ def _resolve_profiles(
                 rows,
                 conflict="(project_id, external_id) DO NOTHING",
                 returning="id",
+                types=[
+                    "bigint",
+                    "text",
+                    "text",
+                    "text",
+                    "text",
+                    "jsonb",
+                    "jsonb",
+                    "timestamptz",
+                    "timestamptz",
+                ],
             )
         ]
         mapping.update(
@@ -126,12 +137,16 @@ def events_ingest(*, project: Project, records: Sequence[EventRecord]) -> Ingest
             )
             for r in records
         ]
+        # A stable order (by client id) keeps two concurrent requests holding the same ids
+        # from locking each other's unique-index entries in opposite orders.
+        rows.sort(key=lambda row: (row[5] is None, row[5] or ""))
         inserted = insert_returning(
             Event._meta.db_table,
             ["project_id", "profile_id", "name", "ts", "properties", "client_id", "received_at"],
             rows,
             conflict="DO NOTHING",
             returning="id",
+            types=["bigint", "bigint", "text", "timestamptz", "jsonb", "text", "timestamptz"],
         )
         event_ids = sorted(row[0] for row in inserted)
         if event_ids:
@@ -186,7 +201,9 @@ def profiles_upsert(*, project: Project, records: Sequence[ProfileRecord]) -> Up
         # Lock the rows so two concurrent merges into one profile do not lose keys.
         locked = {
             p.pk: p
-            for p in Profile.objects.select_for_update().filter(pk__in=set(mapping.values()))
+            for p in Profile.objects.select_for_update()
+            .filter(pk__in=set(mapping.values()))
+            .order_by("pk")
         }
         changed: list[Profile] = []
         for record in records:
@@ -250,6 +267,14 @@ def identity_hash(project: Project, profile_id: str) -> str:
     return hmac.new(
         project.identity_secret.encode(), profile_id.encode(), hashlib.sha256
     ).hexdigest()
+
+
+def identity_verified(project: Project, profile_id: str, user_hash: str | None) -> bool:
+    """Constant-time check of the web SDK's user_hash (any text, never an exception)."""
+    if not user_hash:
+        return False
+    expected = identity_hash(project, profile_id).encode()
+    return hmac.compare_digest(expected, user_hash.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,20 @@ def insert_returning(
     *,
     conflict: str,
     returning: str,
+    types: Sequence[str] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Insert many rows in as few statements as the backend allows; return RETURNING rows."""
+    """Insert many rows in as few statements as the backend allows; return RETURNING rows.
+
+    On PostgreSQL, with the columns' ``types`` given, one statement per chunk takes one
+    array per column (``INSERT ... SELECT * FROM unnest(...)``): a handful of parameters
+    instead of thousands, which the driver would otherwise parse and bind one by one.
+    """
+    if not rows:
+        return []
+    if types is not None and connection.vendor == "postgresql":
+        return _insert_unnest(
+            table, columns, rows, conflict=conflict, returning=returning, types=types
+        )
     out: list[tuple[Any, ...]] = []
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
@@ -55,5 +67,29 @@ def insert_returning(
                 + f" ON CONFLICT {conflict} RETURNING {returning}"
             )
             cursor.execute(sql, [value for row in chunk for value in row])
+            out.extend(cursor.fetchall())
+    return out
+
+
+def _insert_unnest(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: str,
+    returning: str,
+    types: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    assert len(types) == len(columns)
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT {conflict} RETURNING {returning}"
+    )
+    out: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 10000):
+            chunk = rows[start : start + 10000]
+            cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
             out.extend(cursor.fetchall())
     return out

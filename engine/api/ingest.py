@@ -183,19 +183,19 @@ class IdentifyView(IngestView):
     def post(self, request: Request) -> Response:
         record = parse_identify(self.payload(request))
         project = self.project(request)
-        if project.identity_verification:
-            expected = services.identity_hash(project, record.profile.external_id)
-            if not record.user_hash or not services.hmac.compare_digest(expected, record.user_hash):
-                raise IngestError(
-                    [
-                        error(
-                            None,
-                            "user_hash",
-                            "Identity verification is on: send user_hash = hex HMAC-SHA256(project secret, profile id).",
-                        )
-                    ],
-                    status=403,
-                )
+        if project.identity_verification and not services.identity_verified(
+            project, record.profile.external_id, record.user_hash
+        ):
+            raise IngestError(
+                [
+                    error(
+                        None,
+                        "user_hash",
+                        "Identity verification is on: send user_hash = hex HMAC-SHA256(project secret, profile id).",
+                    )
+                ],
+                status=403,
+            )
         result = services.profile_identify(project=project, record=record)
         return Response(
             {

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.management import call_command
 from django.utils import timezone
 
 from builder import services as builder_services
@@ -89,6 +90,94 @@ class Engine:
         self.clock.shift(timedelta(**delta))
         self.run_due()
 
+    # --- additions for the flow suite ------------------------------------------------------
+    def page(
+        self,
+        profile_id: str,
+        url: str,
+        *,
+        referrer: str = "",
+        session_id: str = "s1",
+        **extra: Any,
+    ) -> None:
+        """A page view as the web SDK sends it."""
+        self.track(
+            profile_id,
+            "Page Viewed",
+            url=url,
+            referrer=referrer,
+            title="Page",
+            session_id=session_id,
+            **extra,
+        )
+
+    def track_at(self, profile_id: str, name: str, ts: datetime, **properties: Any) -> None:
+        """An event that happened at ``ts`` (client time), received now."""
+        self.events(
+            {"profile_id": profile_id, "name": name, "ts": ts.isoformat(), "properties": properties}
+        )
+
+    def set_timezone(self, tz: str) -> None:
+        """Give the project another zone; its daily run restarts from today's local date."""
+        Project.objects.filter(pk=self.project.pk).update(timezone=tz, daily_run_on=None)
+        self.project.refresh_from_db()
+        self.run_due()  # the ticker notes today's local date, as it does every second live
+
+    def move_to(self, when: datetime) -> None:
+        """Jump the clock to an absolute moment (no due work is run)."""
+        self.clock.move_to(when)
+
+    def local_now(self) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        return timezone.now().astimezone(ZoneInfo(self.project.timezone))
+
+    def next_local_midnight(self) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.project.timezone)
+        local = self.local_now()
+        day = local.date() + timedelta(days=1)
+        return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+    def until_midnight(self, after: timedelta = timedelta(seconds=1)) -> None:
+        """Advance to just past the project's next 12:00 am and run due work."""
+        target = self.next_local_midnight() + after
+        self.clock.move_to(target)
+        self.run_due()
+
+    def run_daily(self) -> None:
+        with self._capture(execute=True):
+            call_command("run_daily_evaluations", project=self.project.pk, stdout=_Sink())
+
+    def run_due_work_command(self) -> None:
+        with self._capture(execute=True):
+            call_command("run_due_work", stdout=_Sink())
+
+    def journey(self, journey: Journey) -> Journey:
+        journey.refresh_from_db()
+        return journey
+
+    def enrollments(self, journey: Journey, profile_id: str | None = None) -> list[Enrollment]:
+        qs = Enrollment.objects.exclude(state__in=["cancelled", "candidate"]).filter(
+            journey=journey
+        )
+        if profile_id is not None:
+            qs = qs.filter(profile__external_id=profile_id)
+        return list(qs.order_by("id"))
+
+    def entered(self, journey: Journey, profile_id: str) -> bool:
+        return bool(self.enrollments(journey, profile_id))
+
+    def outcome(self, journey: Journey, profile_id: str, node: str) -> str | None:
+        """The outcome of the (last) step at ``node``, or None if the user never left it."""
+        outcomes = [o for n, o in self.path(journey, profile_id) if n == node]
+        return outcomes[-1] if outcomes else None
+
+    def sent_to(self, journey: Journey, node: str) -> list[str]:
+        return sorted(m.profile.external_id for m in self.messages(journey, node))
+
+
     # --- reading ---------------------------------------------------------------------------
     def enrollment(self, journey: Journey, profile_id: str) -> Enrollment:
         return (
@@ -123,5 +212,76 @@ def engine(
     with time_machine.travel(
         datetime(2026, 11, 28, 10, 0, tzinfo=timezone.get_default_timezone()), tick=False
     ) as traveller:
-        yield Engine(project, marketer, django_capture_on_commit_callbacks, traveller)
+        harness = Engine(project, marketer, django_capture_on_commit_callbacks, traveller)
+        harness.run_due()  # like the live ticker: note the project's local date
+        yield harness
     celery_app.conf.task_always_eager = False
+
+
+class _Sink:
+    def write(self, *_: Any, **__: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+# --- definition builders ---------------------------------------------------------------------
+
+
+def define(
+    entry: dict[str, Any],
+    nodes: list[dict[str, Any]] | None = None,
+    edges: list[tuple[str, str] | tuple[str, str, str]] | None = None,
+    goals: list[dict[str, Any]] | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """A definition; edges as (from, to) or (from, to, branch)."""
+    entry = {"id": "entry", **entry}
+    out_edges = []
+    for edge in edges or []:
+        item = {"from": edge[0], "to": edge[1]}
+        if len(edge) == 3:
+            item["branch"] = edge[2]
+        elif edge[0] == "entry":
+            item["branch"] = "yes"
+        out_edges.append(item)
+    definition: dict[str, Any] = {
+        "settings": {"allow_reentry": False, **settings},
+        "entry": entry,
+        "nodes": nodes or [],
+        "edges": out_edges,
+    }
+    if goals:
+        definition["goals"] = goals
+    return definition
+
+
+def sms(node_id: str, body: str = "Hi") -> dict[str, Any]:
+    return {"id": node_id, "type": "sms", "body": body}
+
+
+def push(node_id: str, title: str = "Hey", body: str = "Hi") -> dict[str, Any]:
+    return {"id": node_id, "type": "push", "title": title, "body": body}
+
+
+def delay(node_id: str, duration: str) -> dict[str, Any]:
+    return {"id": node_id, "type": "delay", "duration": duration}
+
+
+START = {"type": "action", "event": "Start"}
+
+
+def split(block: dict[str, Any], entry: dict[str, Any] | None = None, **settings: Any) -> dict[str, Any]:
+    """Entry (default: action "Start") -> ``block`` (id "seg") -> yes: sms "y", no: sms "n"."""
+    return define(
+        entry or START,
+        [{"id": "seg", **block}, sms("y", "yes"), sms("n", "no")],
+        [("entry", "seg"), ("seg", "y", "yes"), ("seg", "n", "no")],
+        **settings,
+    )
+
+
+def entry_only(entry: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """``entry`` -> sms "hello"."""
+    return define(entry, [sms("hello", "Hello")], [("entry", "hello")], **settings)
