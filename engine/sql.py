@@ -86,8 +86,14 @@ def _insert_unnest(
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT {conflict} RETURNING {returning}"
     )
+    import psycopg
+
     out: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # Django's cursors bind on the client (quoting every array element into the SQL);
+    # a server-binding cursor on the same connection, inside the same transaction,
+    # sends the arrays as parameters.
+    with psycopg.Cursor(connection.connection) as cursor:  # type: ignore[arg-type]
         for start in range(0, len(rows), 10000):
             chunk = rows[start : start + 10000]
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
