@@ -37,9 +37,13 @@ ENROLLMENT_TYPES = [
 
 
 def _admissible(
-    live: loaders.LiveJourney, profile_ids: Sequence[int]
+    live: loaders.LiveJourney, profile_ids: Sequence[int], *, later: bool = False
 ) -> tuple[list[int], dict[int, int]]:
-    """Profiles allowed in now, and each one's entry number."""
+    """Profiles allowed in, and each one's entry number.
+
+    ``later`` is for candidates, who enter some time from now: only the once-ever rule
+    applies then; "not in the journey at this moment" is checked when they enter.
+    """
     history = dict(
         Enrollment.objects.filter(journey_id=live.journey_id, profile_id__in=profile_ids)
         .exclude(state__in=[CANDIDATE, Enrollment.State.CANCELLED])
@@ -56,7 +60,7 @@ def _admissible(
     allowed = [
         pid
         for pid in profile_ids
-        if pid not in active and (allow_reentry or history.get(pid, 0) == 0)
+        if (later or pid not in active) and (allow_reentry or history.get(pid, 0) == 0)
     ]
     return allowed, {pid: history.get(pid, 0) + 1 for pid in allowed}
 
@@ -185,7 +189,7 @@ def add_candidates(
     """
     if not wakes or not live.takes_entries(now):
         return 0
-    allowed, numbers = _admissible(live, list(wakes))
+    allowed, numbers = _admissible(live, list(wakes), later=True)
     if not allowed:
         return 0
     version = live.version

@@ -53,7 +53,11 @@ def process_project_events(project_id: int, events: list[Event]) -> None:
     # Users already in journeys first: goals and waiting blocks see the event before
     # it can start a new entry (so an entry's own trigger never meets its goal).
     _in_flight(project_id, events, now)
-    _entries(project_id, events, now)
+    entered = _entries(project_id, events, now)
+    if entered:
+        # The batch's later events (by event time) apply to the users it just brought in:
+        # "added to cart, then bought" sent together still meets the goal.
+        _in_flight(project_id, events, now, just_entered=entered)
 
 
 # --- entries -------------------------------------------------------------------------------
@@ -128,24 +132,11 @@ def _matching(block: Any, events: Sequence[Event]) -> list[tuple[Event, dict[str
     return []
 
 
-def _entries(project_id: int, events: list[Event], now: datetime) -> None:
+def _entries(project_id: int, events: list[Event], now: datetime) -> list[int]:
+    """Start new stays; returns the new enrollment ids."""
     index = loaders.trigger_index(project_id)
     names = {e.name for e in events}
-    for name in names & index.inaction_cancels.keys():
-        for live in index.inaction_cancels[name]:
-            entry = live.entry
-            assert isinstance(entry, InactionBlock)
-            hits = [
-                e
-                for e in events
-                if e.name == entry.not_event and all_match(entry.not_where, e.properties or {})
-            ]
-            if hits:
-                entries.cancel_candidates(
-                    live.journey_id,
-                    [e.profile_id for e in hits],
-                    event_ts={e.profile_id: e.ts for e in hits},
-                )
+    entered: list[int] = []
     seen: set[int] = set()
     for name in names & index.entries_by_event.keys():
         for live in index.entries_by_event[name]:
@@ -166,20 +157,41 @@ def _entries(project_id: int, events: list[Event], now: datetime) -> None:
                 if event.profile_id not in triggers:
                     triggers[event.profile_id] = event.id
                     detail[event.profile_id] = saw
-            entries.enroll(live, triggers, now, detail=detail)
+            entered.extend(entries.enroll(live, triggers, now, detail=detail))
+    # After this batch's candidates exist, so a purchase sent with the cart cancels it.
+    for name in names & index.inaction_cancels.keys():
+        for live in index.inaction_cancels[name]:
+            entry = live.entry
+            assert isinstance(entry, InactionBlock)
+            hits = [
+                e
+                for e in events
+                if e.name == entry.not_event and all_match(entry.not_where, e.properties or {})
+            ]
+            if hits:
+                entries.cancel_candidates(
+                    live.journey_id,
+                    [e.profile_id for e in hits],
+                    event_ts={e.profile_id: e.ts for e in hits},
+                )
+    return entered
 
 
 # --- users already in journeys ----------------------------------------------------------------
 
 
-def _in_flight(project_id: int, events: list[Event], now: datetime) -> None:
+def _in_flight(
+    project_id: int, events: list[Event], now: datetime, *, just_entered: list[int] | None = None
+) -> None:
     profile_ids = {e.profile_id for e in events}
+    qs = Enrollment.objects.filter(
+        profile_id__in=profile_ids, state=Enrollment.State.ACTIVE, project_id=project_id
+    )
+    if just_entered is not None:
+        qs = qs.filter(id__in=just_entered)
+    by_id = {e.id: e for e in events}
     rows = list(
-        Enrollment.objects.filter(
-            profile_id__in=profile_ids, state=Enrollment.State.ACTIVE, project_id=project_id
-        )
-        .filter(Q(journey__status="live") | Q(journey__status="paused"))
-        .values_list(
+        qs.filter(Q(journey__status="live") | Q(journey__status="paused")).values_list(
             "id",
             "version_id",
             "node",
@@ -210,13 +222,22 @@ def _in_flight(project_id: int, events: list[Event], now: datetime) -> None:
         trigger_id,
     ) in rows:
         version = loaders.version(version_id)
-        # Only what happened after the user got there counts (server time), and never
-        # the event that brought them in.
-        after_entry = [
-            e
-            for e in by_profile[profile_id]
-            if e.id != trigger_id and (entered_at is None or e.received_at >= entered_at)
-        ]
+        trigger = by_id.get(trigger_id) if trigger_id else None
+        if just_entered is not None:
+            # Entered from this batch: what the user did after the triggering event counts.
+            after_entry = [
+                e
+                for e in by_profile[profile_id]
+                if trigger is None or (e.ts, e.id) > (trigger.ts, trigger.id)
+            ]
+        else:
+            # Only what arrived after the user got there counts (server time), and never
+            # the event that brought them in.
+            after_entry = [
+                e
+                for e in by_profile[profile_id]
+                if e.id != trigger_id and (entered_at is None or e.received_at >= entered_at)
+            ]
         for goal in version.action_goals:
             hit = next(
                 (
@@ -238,9 +259,15 @@ def _in_flight(project_id: int, events: list[Event], now: datetime) -> None:
         block = version.definition.nodes.get(node)
         if block is None:
             continue
-        after_arrival = [
-            e for e in after_entry if node_entered_at is None or e.received_at >= node_entered_at
-        ]
+        after_arrival = (
+            after_entry
+            if just_entered is not None
+            else [
+                e
+                for e in after_entry
+                if node_entered_at is None or e.received_at >= node_entered_at
+            ]
+        )
         if not after_arrival:
             continue
         if isinstance(block, InactionBlock):

@@ -237,6 +237,13 @@ class Enrollment(models.Model):
                 condition=Q(state="candidate"),
                 name="enrollment_one_candidate",
             ),
+            # One event starts at most one stay in a journey: a redelivered or replayed
+            # event is a no-op (consumed candidates are "cancelled" and do not count).
+            models.UniqueConstraint(
+                fields=["journey", "trigger_event"],
+                condition=Q(trigger_event__isnull=False) & ~Q(state="cancelled"),
+                name="enrollment_one_per_trigger",
+            ),
         ]
         indexes: ClassVar = [
             # Ticker: SELECT ... WHERE state IN (candidate, active) AND wake_at <= now ORDER BY wake_at.

@@ -119,9 +119,12 @@ def collect(now: datetime, limit: int = CLAIM_BATCH) -> list[Work]:
     work: list[Work] = []
     start_scheduled(now)
     running = Q(journey__status="live")
-    for ids in _group(
-        _claim(Q(state="active", deadline__lte=now) & running, "deadline", now, limit)
-    ).values():
+    # A time-out waits while a timer due before it is still pending (after an outage, due
+    # work runs in time order: the user may have completed before the deadline).
+    timed_out = Q(state="active", deadline__lte=now) & (
+        Q(wake_at__isnull=True) | Q(wake_at__gte=F("deadline"))
+    )
+    for ids in _group(_claim(timed_out & running, "deadline", now, limit)).values():
         work.append(("time_outs", (ids,)))
     for (version_id, node, state), ids in _group(
         _claim(
@@ -173,4 +176,4 @@ def _deliver_due(now: datetime) -> None:
         delivery.dispatch(ids)
 
 
-__all__ = ["F", "Work", "collect", "tick"]
+__all__ = ["Work", "collect", "tick"]
