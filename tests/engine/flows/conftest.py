@@ -177,14 +177,14 @@ class Engine:
     def sent_to(self, journey: Journey, node: str) -> list[str]:
         return sorted(m.profile.external_id for m in self.messages(journey, node))
 
-
     # --- reading ---------------------------------------------------------------------------
     def enrollment(self, journey: Journey, profile_id: str) -> Enrollment:
-        return (
-            Enrollment.objects.exclude(state="cancelled")
-            .filter(journey=journey, profile__external_id=profile_id)
-            .latest("id")
+        """The user's latest stay in the journey; a pending candidate only if there is none."""
+        qs = Enrollment.objects.exclude(state="cancelled").filter(
+            journey=journey, profile__external_id=profile_id
         )
+        stays = qs.exclude(state="candidate")
+        return (stays if stays.exists() else qs).latest("id")
 
     def at(self, journey: Journey, profile_id: str) -> tuple[str, str, str]:
         e = self.enrollment(journey, profile_id)
@@ -272,7 +272,9 @@ def delay(node_id: str, duration: str) -> dict[str, Any]:
 START = {"type": "action", "event": "Start"}
 
 
-def split(block: dict[str, Any], entry: dict[str, Any] | None = None, **settings: Any) -> dict[str, Any]:
+def split(
+    block: dict[str, Any], entry: dict[str, Any] | None = None, **settings: Any
+) -> dict[str, Any]:
     """Entry (default: action "Start") -> ``block`` (id "seg") -> yes: sms "y", no: sms "n"."""
     return define(
         entry or START,
