@@ -13,4 +13,6 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("engine.urls")),
     path("api/v1/", include("builder.urls")),
+    path("api/v1/", include("stats.urls")),
+    path("", include("stats.page_urls")),
 ]

@@ -1,0 +1,270 @@
+"""Stats endpoints: occupancy, attribution stats, profile timeline and the message log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builder.selectors import journey_get_for_user
+from engine.models import Message
+from stats import selectors
+from stats.frames import Frame, FrameInvalid, frame_from_params
+
+# -- response shapes (for the schema) -------------------------------------------------------
+
+_int = serializers.IntegerField
+
+
+def _maybe_int() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        allow_null=True, help_text="null when the attribution table says it is not available"
+    )
+
+
+OccupancyResponse = inline_serializer(
+    "Occupancy",
+    {
+        "nodes": serializers.DictField(child=_int(), help_text="Users at each block now"),
+        "total": _int(),
+    },
+)
+StatsSummary = inline_serializer(
+    "StatsSummary",
+    {
+        "entry": _int(),
+        "goal_met": _maybe_int(),
+        "time_out": _maybe_int(),
+        "completed": _maybe_int(),
+        "conversion_pct": serializers.FloatField(),
+    },
+)
+StatsNode = inline_serializer(
+    "StatsNode",
+    {
+        "entered": _int(),
+        "current": _int(help_text="Users at the block now (not time-framed)"),
+        "goal_met": _maybe_int(),
+        "time_out": _maybe_int(),
+        "completed": _maybe_int(),
+        "yes": _int(allow_null=True, help_text="Segment blocks only"),
+        "no": _int(allow_null=True, help_text="Segment blocks only"),
+    },
+)
+StatsResponse = inline_serializer(
+    "JourneyStats",
+    {"summary": StatsSummary, "nodes": serializers.DictField(child=StatsNode)},
+)
+TimelineMessage = inline_serializer(
+    "TimelineMessage",
+    {
+        "id": _int(),
+        "channel": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=Message.Status.values),
+        "attempts": _int(),
+        "error": serializers.CharField(),
+        "sent_at": serializers.DateTimeField(allow_null=True),
+    },
+    allow_null=True,
+)
+TimelineStep = inline_serializer(
+    "TimelineStep",
+    {
+        "node": serializers.CharField(),
+        "type": serializers.CharField(allow_null=True),
+        "version": _int(),
+        "entered_at": serializers.DateTimeField(allow_null=True),
+        "left_at": serializers.DateTimeField(allow_null=True),
+        "path": serializers.CharField(
+            allow_null=True, help_text="next, yes, no, exit or moved; null at the current block"
+        ),
+        "why": serializers.JSONField(help_text="What the condition saw, or why the user left"),
+        "message": TimelineMessage,
+        "current": serializers.BooleanField(help_text="The block the user is at now"),
+    },
+    many=True,
+)
+TimelineResponse = inline_serializer(
+    "ProfileTimeline",
+    {
+        "profile_id": serializers.CharField(),
+        "journeys": inline_serializer(
+            "TimelineJourney",
+            {
+                "journey": _int(),
+                "name": serializers.CharField(),
+                "version": _int(),
+                "state": serializers.CharField(),
+                "entry_number": _int(),
+                "entered_at": serializers.DateTimeField(allow_null=True),
+                "exited_at": serializers.DateTimeField(allow_null=True),
+                "exit_reason": serializers.CharField(allow_null=True),
+                "exit_node": serializers.CharField(allow_null=True),
+                "current_node": serializers.CharField(allow_null=True),
+                "steps": TimelineStep,
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class MessageSerializer(serializers.ModelSerializer[Message]):
+    profile_id = serializers.CharField(source="profile.external_id", read_only=True)
+    rendered = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "node",
+            "profile_id",
+            "channel",
+            "status",
+            "attempts",
+            "rendered",
+            "error",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+MessagesResponse = inline_serializer(
+    "MessagePage",
+    {
+        "results": MessageSerializer(many=True),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+    },
+)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _frame(request: Request) -> Frame:
+    try:
+        return frame_from_params(request.query_params)
+    except FrameInvalid as exc:
+        raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+
+
+def _param(request: Request, name: str, field: serializers.Field[Any, Any, Any, Any]) -> Any:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return field.run_validation(raw)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail}) from exc
+
+
+FRAME_PARAMS = [
+    OpenApiParameter(
+        "from",
+        OpenApiTypes.DATETIME,
+        description="Start of the time frame (inclusive, ISO 8601); default: all time",
+    ),
+    OpenApiParameter(
+        "to",
+        OpenApiTypes.DATETIME,
+        description="End of the time frame (exclusive; a bare date includes that day)",
+    ),
+]
+
+
+# -- views ----------------------------------------------------------------------------------
+
+
+class OccupancyView(APIView):
+    @extend_schema(
+        responses={200: OccupancyResponse, 401: None, 404: None},
+        operation_id="journeys_occupancy",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """Users in the journey now, by the block they are at (every version)."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        return Response(selectors.journey_occupancy(journey=journey))
+
+
+class StatsView(APIView):
+    @extend_schema(
+        parameters=FRAME_PARAMS,
+        responses={200: StatsResponse, 400: None, 401: None, 404: None},
+        operation_id="journeys_stats",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """Entry, exits by reason and per-block figures over a time frame (docs/stats.md)."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        return Response(selectors.journey_stats(journey=journey, frame=_frame(request)))
+
+
+class TimelineView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", OpenApiTypes.INT, required=True, description="Project id")
+        ],
+        responses={200: TimelineResponse, 400: None, 401: None, 404: None},
+        operation_id="profiles_timeline",
+    )
+    def get(self, request: Request, profile_id: str) -> Response:
+        """Every journey step of a profile (external id or alias), newest stay first."""
+        project_id = _param(request, "project", serializers.IntegerField(min_value=1))
+        if project_id is None:
+            raise serializers.ValidationError({"project": ["This parameter is required."]})
+        return Response(
+            selectors.profile_timeline(
+                user=request.user, project_id=project_id, external_id=profile_id
+            )
+        )
+
+
+class MessagePagination(CursorPagination):
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+    ordering = "-id"
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()}
+        )
+
+
+class MessagesView(APIView):
+    pagination_class = MessagePagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("profile_id", OpenApiTypes.STR, description="External id or alias"),
+            OpenApiParameter("node", OpenApiTypes.STR, description="Block id"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Message.Status.values),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="Page size (100, at most 1000)"
+            ),
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From a 'next' link"),
+        ],
+        responses={200: MessagesResponse, 400: None, 401: None, 404: None},
+        operation_id="journeys_messages",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """The messages the journey produced, newest first, a page at a time."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        status = _param(request, "status", serializers.ChoiceField(choices=Message.Status.values))
+        qs = selectors.journey_messages(
+            journey=journey,
+            profile_id=request.query_params.get("profile_id") or None,
+            node=request.query_params.get("node") or None,
+            status=status,
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        assert page is not None
+        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)

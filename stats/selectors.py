@@ -1,0 +1,525 @@
+"""Reads behind the stats: occupancy, attribution figures, profile timelines, the message log
+and the segment/campaign block reports. Every figure is an aggregate query grouped by block,
+never a query per block or per user; permissions are checked by the callers' selectors
+(``journey_get_for_user``, ``membership_get``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from builder.in_flight import blocks_of
+from builder.models import Journey, JourneyVersion
+from engine import loaders
+from engine.domain import DefinitionInvalid, MessageBlock, TemplateError, block_type
+from engine.domain import parse_definition as _parse_definition
+from engine.models import Enrollment, Event, Message, Profile, ProfileAlias, Step
+from engine.selectors import NotFound, membership_get
+
+__all__ = [
+    "STATUSES",
+    "JourneyShape",
+    "NotFound",
+    "block_get",
+    "campaign_report",
+    "journey_messages",
+    "journey_occupancy",
+    "journey_shape",
+    "journey_stats",
+    "profile_resolve",
+    "profile_timeline",
+    "project_zone",
+    "segment_report",
+]
+
+User = AbstractBaseUser | AnonymousUser
+
+ACTIVE = Enrollment.State.ACTIVE
+EXITED = Enrollment.State.EXITED
+DONE = Enrollment.NodeState.DONE
+GOAL_MET = Enrollment.ExitReason.GOAL_MET
+TIME_OUT = Enrollment.ExitReason.TIME_OUT
+COMPLETED = Enrollment.ExitReason.COMPLETED
+SAMPLE_SIZE = 20
+
+
+# -- the journey as the stats see it --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JourneyShape:
+    """What the figures are judged on: the blocks, types and settings of the LIVE version
+    (the working draft for a journey never published)."""
+
+    version_id: int | None
+    version_number: int | None
+    entry_id: str | None
+    blocks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()
+    has_goals: bool = False
+    has_conversion_time: bool = False
+
+    @property
+    def block_ids(self) -> tuple[str, ...]:
+        return tuple(self.blocks)
+
+    def block_type(self, node: str) -> str | None:
+        raw = self.blocks.get(node)
+        value = raw.get("type") if raw else None
+        return value if isinstance(value, str) else None
+
+
+def _category(raw: Mapping[str, Any] | None) -> str | None:
+    """``segment``, ``message`` or ``flow`` for a raw block (None for an unknown type)."""
+    type_ = raw.get("type") if raw else None
+    bt = block_type(type_) if isinstance(type_, str) else None
+    return bt.category if bt else None
+
+
+def _segments(blocks: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    return frozenset(node for node, raw in blocks.items() if _category(raw) == "segment")
+
+
+def journey_shape(journey: Journey) -> JourneyShape:
+    live = journey.live_version
+    if live is not None:
+        definition = loaders.version(live.pk).definition
+        raw = live.definition
+        number: int | None = live.number
+        has_goals = bool(definition.goals)
+        has_conversion = definition.settings.conversion_time is not None
+        entry_id: str | None = definition.entry.id
+    else:
+        raw = journey.definition
+        number = None
+        try:
+            parsed = _parse_definition(raw)
+        except (DefinitionInvalid, ValueError, TypeError):
+            parsed = None
+        has_goals = bool(parsed.goals) if parsed else False
+        has_conversion = bool(parsed and parsed.settings.conversion_time is not None)
+        entry_id = parsed.entry.id if parsed else None
+    blocks = blocks_of(raw)
+    return JourneyShape(
+        version_id=live.pk if live else None,
+        version_number=number,
+        entry_id=entry_id,
+        blocks=blocks,
+        segments=_segments(blocks),
+        has_goals=has_goals,
+        has_conversion_time=has_conversion,
+    )
+
+
+# -- occupancy ------------------------------------------------------------------------------
+
+
+def _active(journey: Journey) -> QuerySet[Enrollment]:
+    # Grouped by node, served by the partial index enrollment_occupancy (journey, node)
+    # WHERE state = active.
+    return Enrollment.objects.filter(journey=journey, state=ACTIVE).order_by()
+
+
+def journey_occupancy(*, journey: Journey, shape: JourneyShape | None = None) -> dict[str, Any]:
+    """Users in the journey now (every version), by the block they are at: every block of the
+    live version (0 when empty) plus any block of an older version that still holds users."""
+    shape = shape or journey_shape(journey)
+    nodes = dict.fromkeys(shape.block_ids, 0)
+    for node, users in (
+        _active(journey).values("node").annotate(users=Count("id")).values_list("node", "users")
+    ):
+        nodes[node] = nodes.get(node, 0) + users
+    return {"nodes": nodes, "total": sum(nodes.values())}
+
+
+# -- historical stats -----------------------------------------------------------------------
+
+
+def _pct(part: int | None, whole: int) -> float:
+    if not whole or part is None:
+        return 0.0
+    return round(part * 100.0 / whole, 2)
+
+
+def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
+    """Entry, exits by reason and per-block figures over ``frame`` (a ``stats.frames.Frame``).
+
+    Four aggregate queries: enrollments (summary), exits by exit block, steps by block, and
+    users in the journey now by block. Availability follows PRODUCT §5 on the live version.
+    """
+    shape = journey_shape(journey)
+    goals, conversion = shape.has_goals, shape.has_conversion_time
+    enrollments = Enrollment.objects.filter(journey=journey).order_by()
+    exited_in_frame = Q(state=EXITED) & frame.q("exited_at")
+
+    summary_row = enrollments.aggregate(
+        entry=Count("id", filter=Q(state__in=[ACTIVE, EXITED]) & frame.q("entered_at")),
+        goal_met=Count("id", filter=exited_in_frame & Q(exit_reason=GOAL_MET)),
+        time_out=Count("id", filter=exited_in_frame & Q(exit_reason=TIME_OUT)),
+        completed=Count("id", filter=exited_in_frame & Q(exit_reason=COMPLETED)),
+    )
+    exits: dict[str, dict[str, int]] = {
+        row["exit_node"]: row
+        for row in enrollments.filter(
+            exited_in_frame, exit_reason__in=[GOAL_MET, TIME_OUT, COMPLETED]
+        )
+        .values("exit_node")
+        .annotate(
+            goal_met=Count("id", filter=Q(exit_reason=GOAL_MET)),
+            time_out=Count("id", filter=Q(exit_reason=TIME_OUT)),
+            completed=Count("id", filter=Q(exit_reason=COMPLETED)),
+        )
+    }
+    steps: dict[str, dict[str, int]] = {
+        row["node"]: row
+        for row in Step.objects.filter(frame.q("entered_at"), journey=journey)
+        .order_by()
+        .values("node")
+        .annotate(
+            entered=Count("id"),
+            yes=Count("id", filter=Q(outcome=Step.Outcome.YES)),
+            no=Count("id", filter=Q(outcome=Step.Outcome.NO)),
+        )
+    }
+    here: dict[str, dict[str, int]] = {
+        row["node"]: row
+        for row in _active(journey)
+        .values("node")
+        .annotate(
+            current=Count("id"),
+            # Users still at a block have no step there yet (it is written when they
+            # leave); users parked at a path end ("done") already have theirs.
+            arrived=Count("id", filter=~Q(node_state=DONE) & frame.q("node_entered_at")),
+        )
+    }
+
+    def available(value: int, shown: bool) -> int | None:
+        return value if shown else None
+
+    entry = summary_row["entry"]
+    summary = {
+        "entry": entry,
+        "goal_met": available(summary_row["goal_met"], goals),
+        "time_out": available(summary_row["time_out"], conversion),
+        "completed": available(summary_row["completed"], not goals),
+    }
+    summary["conversion_pct"] = _pct(summary["goal_met"] if goals else summary["completed"], entry)
+
+    nodes: dict[str, dict[str, int | None]] = {}
+    for node in shape.block_ids:
+        s, e, h = steps.get(node, {}), exits.get(node, {}), here.get(node, {})
+        is_segment = node in shape.segments
+        entered = entry if node == shape.entry_id else s.get("entered", 0) + h.get("arrived", 0)
+        nodes[node] = {
+            "entered": entered,
+            "current": h.get("current", 0),
+            "goal_met": available(e.get("goal_met", 0), goals),
+            "time_out": available(e.get("time_out", 0), conversion),
+            "completed": available(e.get("completed", 0), not goals),
+            "yes": available(s.get("yes", 0), is_segment),
+            "no": available(s.get("no", 0), is_segment),
+        }
+    return {"summary": summary, "nodes": nodes}
+
+
+# -- profiles and their timeline ------------------------------------------------------------
+
+
+def profile_resolve(*, project_id: int, external_id: str) -> Profile:
+    """The profile an external id means now: aliases first (an anonymous visitor who
+    identified), as ingest resolves them; NotFound when there is none."""
+    alias = (
+        ProfileAlias.objects.select_related("profile")
+        .filter(project_id=project_id, alias=external_id)
+        .first()
+    )
+    if alias is not None:
+        return alias.profile
+    profile = Profile.objects.filter(project_id=project_id, external_id=external_id).first()
+    if profile is None:
+        raise NotFound("profile")
+    return profile
+
+
+def _version_blocks(
+    pairs: Iterable[tuple[int, int]],
+) -> dict[tuple[int, int], dict[str, Mapping[str, Any]]]:
+    """(journey id, version number) -> its blocks by id, for the pairs asked (one query)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    q = Q()
+    for journey_id, number in wanted:
+        q |= Q(journey_id=journey_id, number=number)
+    rows = JourneyVersion.objects.filter(q).values_list("journey_id", "number", "definition")
+    return {(j, n): blocks_of(raw) for j, n, raw in rows}
+
+
+def _message_dict(message: Message | None) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    return {
+        "id": message.pk,
+        "channel": message.channel,
+        "status": message.status,
+        "attempts": message.attempts,
+        "error": message.error,
+        "sent_at": message.sent_at,
+    }
+
+
+def _type_of(blocks: Mapping[str, Mapping[str, Any]] | None, node: str) -> str | None:
+    raw = (blocks or {}).get(node)
+    value = raw.get("type") if raw else None
+    return value if isinstance(value, str) else None
+
+
+def profile_timeline(*, user: User, project_id: int, external_id: str) -> dict[str, Any]:
+    """Every journey the profile was (or is) in, newest stay first, with each block it
+    passed, the path taken and why, and the message sent there. Five queries whatever the
+    history's size. NotFound unless the caller is a member of the project."""
+    membership_get(user=user, project_id=project_id)
+    profile = profile_resolve(project_id=project_id, external_id=external_id)
+    enrollments = list(
+        Enrollment.objects.filter(profile=profile)
+        .exclude(state=Enrollment.State.CANCELLED)
+        .select_related("journey")
+        .annotate(version_number=F("version__number"))
+        .order_by("-id")
+    )
+    ids = [e.pk for e in enrollments]
+    steps_by: dict[int, list[Step]] = defaultdict(list)
+    for step in Step.objects.filter(enrollment_id__in=ids).order_by("id"):
+        steps_by[step.enrollment_id].append(step)
+    messages = {
+        (m.enrollment_id, m.node, m.visit): m for m in Message.objects.filter(enrollment_id__in=ids)
+    }
+    pairs = {(s.journey_id, s.version_number) for group in steps_by.values() for s in group}
+    pairs |= {(e.journey_id, e.version_number) for e in enrollments}
+    blocks = _version_blocks(pairs)
+
+    journeys = []
+    for e in enrollments:
+        items = [
+            {
+                "node": s.node,
+                "type": _type_of(blocks.get((s.journey_id, s.version_number)), s.node),
+                "version": s.version_number,
+                "entered_at": s.entered_at,
+                "left_at": s.left_at,
+                "path": s.outcome or None,
+                "why": s.detail,
+                "message": _message_dict(messages.get((e.pk, s.node, s.visit))),
+                "current": False,
+            }
+            for s in steps_by.get(e.pk, [])
+        ]
+        if e.state == ACTIVE and e.node_state != DONE:
+            items.append(
+                {
+                    "node": e.node,
+                    "type": _type_of(blocks.get((e.journey_id, e.version_number)), e.node),
+                    "version": e.version_number,
+                    "entered_at": e.node_entered_at,
+                    "left_at": None,
+                    "path": None,
+                    "why": e.context or {},
+                    "message": _message_dict(messages.get((e.pk, e.node, e.visit))),
+                    "current": True,
+                }
+            )
+        journeys.append(
+            {
+                "journey": e.journey_id,
+                "name": e.journey.name,
+                "version": e.version_number,
+                "state": e.state,
+                "entry_number": e.entry_number,
+                "entered_at": e.entered_at,
+                "exited_at": e.exited_at,
+                "exit_reason": e.exit_reason or None,
+                "exit_node": e.exit_node or None,
+                "current_node": e.node if e.state == ACTIVE else None,
+                "steps": items,
+            }
+        )
+    return {"profile_id": profile.external_id, "journeys": journeys}
+
+
+# -- the message log ------------------------------------------------------------------------
+
+
+def journey_messages(
+    *,
+    journey: Journey,
+    profile_id: str | None = None,
+    node: str | None = None,
+    status: str | None = None,
+) -> QuerySet[Message]:
+    """The journey's outbox rows, newest first, optionally for one profile (external id,
+    aliases followed), block or status. An unknown profile gives no rows."""
+    qs = Message.objects.filter(journey=journey).select_related("profile").order_by("-id")
+    if profile_id:
+        try:
+            profile = profile_resolve(project_id=journey.project_id, external_id=profile_id)
+        except NotFound:
+            return qs.none()
+        qs = qs.filter(profile=profile)
+    if node:
+        qs = qs.filter(node=node)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+# -- block reports (segment and campaign details pages) -------------------------------------
+
+
+def project_zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _days(frame: Any, zone: tzinfo, seen: Iterable[date]) -> list[date]:
+    """Every day of the frame in ``zone`` (bounded frames), or the days that have data."""
+    seen = sorted(set(seen))
+    if frame.start is None:
+        return seen
+    first = frame.start.astimezone(zone).date()
+    end = frame.end or timezone.now()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    if (last - first).days > 366:
+        return seen
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def block_get(shape: JourneyShape, node: str, category: str) -> Mapping[str, Any]:
+    """A block of the live version of the given category (segment or message), else NotFound."""
+    raw = shape.blocks.get(node)
+    if shape.version_id is None or raw is None or _category(raw) != category:
+        raise NotFound("block")
+    return raw
+
+
+def segment_report(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]:
+    """A segment block of the live version: its definition, evaluated / yes / no per day
+    (project time zone) over the frame, and the latest profiles that went yes."""
+    shape = journey_shape(journey)
+    raw = block_get(shape, node, "segment")
+    zone = project_zone(journey.project.timezone)
+    steps = Step.objects.filter(frame.q("entered_at"), journey=journey, node=node).order_by()
+    rows = {
+        r["day"]: r
+        for r in steps.annotate(day=TruncDate("entered_at", tzinfo=zone))
+        .values("day")
+        .annotate(
+            evaluated=Count("id"),
+            yes=Count("id", filter=Q(outcome=Step.Outcome.YES)),
+            no=Count("id", filter=Q(outcome=Step.Outcome.NO)),
+        )
+    }
+    days = [
+        {
+            "day": d,
+            "evaluated": rows.get(d, {}).get("evaluated", 0),
+            "yes": rows.get(d, {}).get("yes", 0),
+            "no": rows.get(d, {}).get("no", 0),
+        }
+        for d in _days(frame, zone, rows)
+    ]
+    sample = [
+        {"profile_id": ext, "at": left_at or entered_at, "why": detail, "version": number}
+        for ext, entered_at, left_at, detail, number in steps.filter(outcome=Step.Outcome.YES)
+        .order_by("-entered_at", "-id")
+        .values_list("profile__external_id", "entered_at", "left_at", "detail", "version_number")[
+            :SAMPLE_SIZE
+        ]
+    ]
+    bt = block_type(str(raw.get("type")))
+    return {
+        "node": node,
+        "block": raw,
+        "label": bt.label if bt else raw.get("type"),
+        "is_entry": node == shape.entry_id,
+        "version": shape.version_number,
+        "days": days,
+        "totals": {k: sum(int(d[k]) for d in days) for k in ("evaluated", "yes", "no")},
+        "sample": sample,
+    }
+
+
+STATUSES = tuple(Message.Status.values)
+
+
+def campaign_report(
+    *, journey: Journey, node: str, frame: Any, profile_id: str | None = None
+) -> dict[str, Any]:
+    """A message block of the live version: the message rendered for a sample profile (the
+    one asked for, else the latest recipient) and sent / failed / skipped / queued per day."""
+    shape = journey_shape(journey)
+    raw = block_get(shape, node, "message")
+    zone = project_zone(journey.project.timezone)
+    messages = Message.objects.filter(frame.q("created_at"), journey=journey, node=node).order_by()
+    rows = {
+        r["day"]: r
+        for r in messages.annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(**{s: Count("id", filter=Q(status=s)) for s in STATUSES})
+    }
+    days = [
+        {"day": d, **{s: rows.get(d, {}).get(s, 0) for s in STATUSES}}
+        for d in _days(frame, zone, rows)
+    ]
+
+    profile: Profile | None = None
+    event: Event | None = None
+    if profile_id:
+        try:
+            profile = profile_resolve(project_id=journey.project_id, external_id=profile_id)
+        except NotFound:
+            profile = None
+    if profile is None:
+        latest = (
+            Message.objects.filter(journey=journey, node=node)
+            .select_related("profile", "enrollment__trigger_event")
+            .order_by("-id")
+            .first()
+        )
+        if latest is not None:
+            profile, event = latest.profile, latest.enrollment.trigger_event
+    preview: dict[str, Any] | None = None
+    preview_error = ""
+    if profile is not None and shape.version_id is not None:
+        from engine.outbox import render_message
+
+        version = loaders.version(shape.version_id)
+        block = version.definition.node(node)
+        assert isinstance(block, MessageBlock)
+        try:
+            preview = render_message(version, block, profile, event, timezone.now())
+        except (TemplateError, ValueError) as exc:
+            preview_error = str(exc)
+    bt = block_type(str(raw.get("type")))
+    return {
+        "node": node,
+        "block": raw,
+        "label": bt.label if bt else raw.get("type"),
+        "channel": raw.get("type"),
+        "version": shape.version_number,
+        "days": days,
+        "totals": {s: sum(int(d[s]) for d in days) for s in STATUSES},
+        "sample_profile": profile.external_id if profile else None,
+        "preview": preview,
+        "preview_error": preview_error,
+    }
