@@ -44,6 +44,19 @@ def client_for(user: Any) -> APIClient:
 
 
 @pytest.fixture
+def viewer(project: Project) -> Any:
+    """A member of ``project`` who may read but not change anything."""
+    user = UserFactory(username="vic")
+    MembershipFactory(project=project, user=user, role=Membership.Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def viewer_api(viewer: Any) -> APIClient:
+    return client_for(viewer)
+
+
+@pytest.fixture
 def api(marketer: Any) -> APIClient:
     """The marketer's API client (token auth)."""
     return client_for(marketer)

@@ -17,18 +17,6 @@ from tests.factories import MembershipFactory, ProfileFactory, UserFactory
 
 
 @pytest.fixture
-def viewer(project: Project) -> Any:
-    user = UserFactory(username="vic")
-    MembershipFactory(project=project, user=user, role=Membership.Role.VIEWER)
-    return user
-
-
-@pytest.fixture
-def viewer_api(viewer: Any) -> APIClient:
-    return client_for(viewer)
-
-
-@pytest.fixture
 def editor_api(project: Project) -> APIClient:
     user = UserFactory(username="eve")
     MembershipFactory(project=project, user=user, role=Membership.Role.EDITOR)

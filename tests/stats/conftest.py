@@ -7,24 +7,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from engine.models import Membership, Project
-from tests.conftest import client_for
 from tests.engine.flows.conftest import Engine, _fresh_engine_caches, engine
-from tests.factories import MembershipFactory, UserFactory
 
 __all__ = ["Engine", "_fresh_engine_caches", "engine"]
-
-
-@pytest.fixture
-def viewer(project: Project) -> Any:
-    user = UserFactory(username="vic")
-    MembershipFactory(project=project, user=user, role=Membership.Role.VIEWER)
-    return user
-
-
-@pytest.fixture
-def viewer_api(viewer: Any) -> APIClient:
-    return client_for(viewer)
 
 
 @pytest.fixture

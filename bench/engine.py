@@ -1,0 +1,928 @@
+"""Engine benchmark: batched moves, a 100k-user due second on real workers, event -> outbox
+latency under load, and worker memory against the number of waiting users.
+
+Run against PostgreSQL and Redis (the benchmark creates, migrates and drops its own
+database ``journeys_bench_engine``; it flushes the Redis database it is given, so give
+it one of its own)::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/14 \
+        .venv/bin/python bench/engine.py [--users 100000] [--only a,b,c,d]
+
+(a) users/s through a non-sending block: N users at a due delay moved by
+    ``runner.process_wakes`` in batches of 5,000, vs one ``engine.wakes`` task per user
+    (``apply``, in process, on a sample), extrapolated. Goals >= 20,000/s and >= 20x.
+(b) N users whose delay ends in the same second, moved by a real ``celery worker
+    --concurrency 2`` fed by a ticker process (a loop calling ``ticker.tick``, timed):
+    seconds from the due second until none is left at the delay. Goal <= 10 s.
+(c) event -> outbox latency at 500 events/s for 20 s through daphne + a real worker
+    (Message.created_at - Event.received_at): p50/p95/p99/max. Goal p99 < 1 s.
+(d) RSS of the worker (beat running ``engine.tick`` on it every second) with 1,000,000
+    users waiting at a long delay vs 1,000, after 30 s each. Goal: ratio ~ 1.
+
+Every process it starts listens on or talks to 127.0.0.1 only and is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "journeys_bench_engine"
+BATCH = 5000
+NAIVE_SAMPLE = 2000
+D_USERS = 1_000_000
+D_BASELINE = 1_000
+D_SECONDS = 30
+C_RATE_BATCH = 50  # events per request
+C_INTERVAL = 0.1  # seconds between requests -> 500 events/s
+C_SECONDS = 20
+
+GOAL_A_RATE = 20_000
+GOAL_A_RATIO = 20
+GOAL_B_SECONDS = 10
+GOAL_C_P99 = 1.0
+
+
+def fail(message: str) -> None:
+    print(f"bench/engine.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def conninfo(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def with_db(url: str, name: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
+
+
+def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        if not drop_only:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b else "n/a"
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def load() -> str:
+    """The machine's load: other work on the same CPUs slows every figure down."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f}/{five:.1f} on {os.cpu_count()} CPUs"
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+class Proc:
+    """A process this benchmark started, in its own session so its children stop with it."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        self._out = log.open("w")
+        self.popen = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._out.close()
+
+
+class Bench:
+    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+        self.env = env
+        self.tmp = tmp
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, cmd: list[str]) -> Proc:
+        proc = Proc(name, cmd, self.env, self.tmp / f"{name}.log")
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, name: str, concurrency: int = 2) -> Proc:
+        return self.start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "journeys_site",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"{name}-{os.getpid()}@127.0.0.1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+        )
+
+    def ticker_loop(self, name: str) -> tuple[Proc, Path]:
+        out = self.tmp / f"{name}.jsonl"
+        return self.start(name, [sys.executable, __file__, "--ticker-loop", str(out)]), out
+
+    def beat(self, name: str) -> Proc:
+        return self.start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "journeys_site",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--pidfile=",
+                "-s",
+                str(self.tmp / "beat-schedule"),
+            ],
+        )
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+        self.procs.clear()
+
+
+def wait_worker_ready(proc: Proc, since: datetime, timeout: float = 60) -> None:
+    from engine.models import Heartbeat
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            fail(f"{proc.name} exited; see {proc.log}:\n{proc.log.read_text()[-3000:]}")
+        if Heartbeat.objects.filter(name="worker", seen_at__gte=since).exists():
+            # worker_ready fires in the main process; give the pool a moment to fork.
+            time.sleep(0.5)
+            return
+        time.sleep(0.2)
+    fail(f"{proc.name} not ready after {timeout}s; see {proc.log}")
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+# --- the ticker loop (a child process) -------------------------------------------------------
+
+
+def run_ticker_loop(out_path: str) -> None:
+    """Every second, like beat: ``engine.ticker.tick(dispatch_to_celery)``; each claim pass
+    (``collect``) is timed and written as a JSON line."""
+    import django
+
+    django.setup()
+    from django.db import close_old_connections
+
+    from engine import ticker
+    from engine.work import dispatch_to_celery
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out = open(out_path, "a", buffering=1)  # noqa: SIM115
+    real_collect = ticker.collect
+
+    def timed_collect(now: datetime, limit: int = ticker.CLAIM_BATCH) -> list[Any]:
+        started = time.time()
+        work = real_collect(now, limit)
+        ended = time.time()
+        ids = sum(
+            len(args[-1]) for kind, args in work if kind in ("wakes", "arrivals", "time_outs")
+        )
+        out.write(json.dumps({"t0": started, "t1": ended, "units": len(work), "ids": ids}) + "\n")
+        return work
+
+    def dispatch(kind: str, args: tuple[Any, ...]) -> None:
+        t0 = time.time()
+        dispatch_to_celery(kind, args)
+        out.write(json.dumps({"dispatch": time.time() - t0}) + "\n")
+
+    ticker.collect = timed_collect  # type: ignore[assignment]
+    next_at = math.ceil(time.time())
+    while not stop.is_set():
+        delay = next_at - time.time()
+        if delay > 0 and stop.wait(delay):
+            break
+        next_at = max(next_at + 1, math.floor(time.time()))
+        close_old_connections()
+        try:
+            ticker.tick(dispatch)
+        except Exception as exc:  # keep ticking, like beat would on the next second
+            out.write(json.dumps({"error": repr(exc)}) + "\n")
+    out.close()
+
+
+def read_ticker_log(path: Path) -> tuple[list[dict[str, Any]], float]:
+    passes, dispatch = [], 0.0
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if "t0" in row:
+                passes.append(row)
+            elif "dispatch" in row:
+                dispatch += row["dispatch"]
+            elif "error" in row:
+                print(f"    ticker error: {row['error']}")
+    return passes, dispatch
+
+
+TASK_DONE = re.compile(r"Task (engine\.[a-z_]+)\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def task_times(log: Path) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {}
+    for match in TASK_DONE.finditer(log.read_text(errors="replace")):
+        times.setdefault(match.group(1), []).append(float(match.group(2)))
+    return times
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def definition(entry_event: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    ids = ["entry", *(n["id"] for n in nodes)]
+    return {
+        "settings": {"allow_reentry": False},
+        "entry": {"id": "entry", "type": "action", "event": entry_event},
+        "nodes": nodes,
+        "edges": [{"from": a, "to": b} for a, b in itertools.pairwise(ids)],
+    }
+
+
+def publish(project: Any, user: Any, name: str, body: dict[str, Any]) -> tuple[int, int]:
+    from django.db import transaction
+
+    from builder import services as builder_services
+
+    with transaction.atomic():
+        journey = builder_services.journey_create(
+            project=project, user=user, name=name, definition=body
+        )
+        journey = builder_services.journey_publish(journey=journey, user=user)
+    return journey.pk, journey.live_version_id
+
+
+def table(model_path: str) -> str:
+    from django.apps import apps
+
+    return apps.get_model(model_path)._meta.db_table
+
+
+def create_profiles(project_id: int, count: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""INSERT INTO {table("engine.Profile")}
+                (project_id, external_id, email, phone, timezone, properties, push_tokens,
+                 created_at, updated_at)
+            SELECT %s, 'u-' || g, 'u' || g || '@example.com', '', '', '{{}}', '[]', now(), now()
+            FROM generate_series(1, %s) AS g""",
+            [project_id, count],
+        )
+
+
+def add_waiting(
+    project_id: int,
+    journey_id: int,
+    version_id: int,
+    node: str,
+    count: int,
+    wake_at: datetime,
+    *,
+    offset: int = 0,
+) -> list[int]:
+    """``count`` users (profiles offset+1 ..) waiting at ``node`` until ``wake_at``: one
+    INSERT ... SELECT, nothing through the API."""
+    from django.db import connection
+
+    since = wake_at - timedelta(hours=1)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""INSERT INTO {table("engine.Enrollment")}
+                (project_id, journey_id, version_id, profile_id, state, node, node_state, visit,
+                 revision, entry_number, wake_at, deadline, entered_at, node_entered_at,
+                 exited_at, exit_reason, exit_node, trigger_event_id, context, lease_until)
+            SELECT %s, %s, %s, p.id, 'active', %s, 'waiting', 2, 1, 1, %s, NULL, %s, %s,
+                   NULL, '', '', NULL, '{{}}', NULL
+            FROM (SELECT id FROM {table("engine.Profile")} WHERE project_id = %s
+                  ORDER BY id OFFSET %s LIMIT %s) AS p
+            RETURNING id""",
+            [
+                project_id,
+                journey_id,
+                version_id,
+                node,
+                wake_at,
+                since,
+                since,
+                project_id,
+                offset,
+                count,
+            ],
+        )
+        return sorted(r[0] for r in cur.fetchall())
+
+
+def analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"VACUUM ANALYZE {table('engine.Enrollment')}")
+        cur.execute(f"ANALYZE {table('engine.Profile')}")
+
+
+def at_node(journey_id: int, node: str) -> int:
+    from engine.models import Enrollment
+
+    return Enrollment.objects.filter(journey_id=journey_id, node=node, state="active").count()
+
+
+# --- (a) --------------------------------------------------------------------------------------
+
+
+def part_a(ctx: dict[str, Any], users: int) -> None:
+    from django.utils import timezone
+
+    from engine import runner, tasks
+    from engine.models import Step
+
+    print(f"\n(a) users/s through a non-sending block (delay -> delay), {users:,} users; {load()}")
+    journey_id, version_id = publish(
+        ctx["project"],
+        ctx["user"],
+        "A: delay -> delay",
+        definition(
+            "A Go",
+            [
+                {"id": "wait", "type": "delay", "duration": "PT1H"},
+                {"id": "wait2", "type": "delay", "duration": "P1D"},
+            ],
+        ),
+    )
+    due = timezone.now() - timedelta(seconds=1)
+    t0 = time.perf_counter()
+    ids = add_waiting(ctx["project"].pk, journey_id, version_id, "wait", users + NAIVE_SAMPLE, due)
+    analyze()
+    print(f"    {len(ids):,} waiting enrollments inserted in {time.perf_counter() - t0:.1f}s")
+    batched, sample = ids[:users], ids[users:]
+
+    moved = 0
+    t0 = time.perf_counter()
+    for start in range(0, len(batched), BATCH):
+        moved += runner.process_wakes(version_id, "wait", batched[start : start + BATCH])
+    batched_s = time.perf_counter() - t0
+    if moved != users:
+        print(f"    WARNING: process_wakes moved {moved:,} of {users:,}")
+    rate = users / batched_s
+
+    t0 = time.perf_counter()
+    for enrollment_id in sample:
+        tasks.wakes.apply(args=(version_id, "wait", [enrollment_id]))
+    naive_s = time.perf_counter() - t0
+    naive_rate = len(sample) / naive_s
+    left = at_node(journey_id, "wait")
+    steps = Step.objects.filter(journey_id=journey_id, node="wait").count()
+    print(
+        f"    batched (process_wakes x {BATCH:,}): {users:,} in {batched_s:.2f}s = {rate:,.0f} users/s"
+    )
+    print(
+        f"    naive   (one engine.wakes task per user, .apply, sample {len(sample):,}): "
+        f"{naive_s:.2f}s = {naive_rate:,.0f} users/s -> {users:,} would take {users / naive_rate:,.0f}s"
+    )
+    print(
+        f"    ratio batched/naive: {ratio(rate, naive_rate)}  "
+        f"[goal >= {GOAL_A_RATE:,}/s {verdict(rate >= GOAL_A_RATE)}; "
+        f">= {GOAL_A_RATIO}x {verdict(rate >= GOAL_A_RATIO * naive_rate)}]"
+    )
+    print(f"    check: left at the delay {left}, steps logged {steps:,} (expect {len(ids):,})")
+
+
+# --- (b) --------------------------------------------------------------------------------------
+
+
+def part_b(ctx: dict[str, Any], users: int) -> None:
+    from django.utils import timezone
+
+    from engine.models import Step
+
+    bench: Bench = ctx["bench"]
+    print(
+        f"\n(b) {users:,} users whose delay ends in the same second; real worker (-c 2) + ticker; {load()}"
+    )
+    journey_id, version_id = publish(
+        ctx["project"],
+        ctx["user"],
+        "B: delay -> delay",
+        definition(
+            "B Go",
+            [
+                {"id": "wait", "type": "delay", "duration": "PT1H"},
+                {"id": "wait2", "type": "delay", "duration": "P1D"},
+            ],
+        ),
+    )
+    # The rows go in while the journey is paused (the ticker and the runner only touch
+    # live journeys), all due at the same second; the journey goes live at a whole
+    # second with a one-row UPDATE: from then on all of them are due at once, whatever
+    # time the insert took.
+    from builder.models import Journey
+
+    Journey.objects.filter(pk=journey_id).update(status="paused")
+    t_insert = time.time()
+    due = datetime.fromtimestamp(math.floor(t_insert), tz=UTC)
+    add_waiting(ctx["project"].pk, journey_id, version_id, "wait", users, due)
+    analyze()
+    print(
+        f"    inserted {users:,} rows waiting at the delay (journey paused) in {time.time() - t_insert:.1f}s"
+    )
+    flush_redis(ctx["redis_url"])
+    started = timezone.now()
+    worker = bench.worker("b-worker")
+    wait_worker_ready(worker, started)
+    ticker, ticker_log = bench.ticker_loop("b-ticker")
+    time.sleep(1.5)  # the ticker's first (empty) pass is done
+    due_ts = math.ceil(time.time())
+    # Live just before the whole second, so the ticker's pass at that second sees them due.
+    time.sleep(max(0.0, due_ts - 0.05 - time.time()))
+    Journey.objects.filter(pk=journey_id).update(status="live")
+
+    timeout = 120
+    left, done_at = users, None
+    samples: list[tuple[float, int]] = []
+    while time.time() < due_ts + timeout:
+        left = at_node(journey_id, "wait")
+        now = time.time()
+        if now >= due_ts:
+            samples.append((now - due_ts, left))
+        if left == 0 and now >= due_ts:
+            done_at = now
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    ticker.stop()
+    worker.stop()
+    passes, dispatch_s = read_ticker_log(ticker_log)
+    claims = [p for p in passes if p["units"] and p["t1"] >= due_ts - 1]
+    claim_s = sum(p["t1"] - p["t0"] for p in claims)
+    claim_ids = sum(p["ids"] for p in claims)
+    empty = [p["t1"] - p["t0"] for p in passes if not p["units"]]
+    times = task_times(worker.log)
+    wakes = times.get("engine.wakes", [])
+    steps = Step.objects.filter(journey_id=journey_id, node="wait").count()
+
+    if done_at is None:
+        print(f"    NOT DONE: {left:,} still at the delay after {timeout}s")
+        total = float("nan")
+    else:
+        total = done_at - due_ts
+        print(
+            f"    all {users:,} moved on {total:.2f}s after the due second = {users / total:,.0f} users/s  "
+            f"[goal <= {GOAL_B_SECONDS}s {verdict(total <= GOAL_B_SECONDS)}]"
+        )
+    if claims:
+        first, last = claims[0], claims[-1]
+        print(
+            f"    claiming (ticker.collect, SKIP LOCKED + lease): {len(claims)} passes, {claim_ids:,} ids, "
+            f"{claim_s:.2f}s in total ({claim_ids / max(claim_s, 1e-9):,.0f} ids/s); first claim at "
+            f"+{first['t0'] - due_ts:.2f}s, last claim ended at +{last['t1'] - due_ts:.2f}s; "
+            f"per pass {min(p['t1'] - p['t0'] for p in claims):.3f}..{max(p['t1'] - p['t0'] for p in claims):.3f}s; "
+            f"dispatch to Redis {dispatch_s:.2f}s"
+        )
+        per_pass = [f"{p['t1'] - p['t0']:.2f}" for p in claims]
+        print(f"    claim pass durations in order (s): {' '.join(per_pass)}")
+    if empty:
+        print(
+            f"    an empty ticker pass (nothing due) takes {statistics.median(empty) * 1000:.1f} ms"
+        )
+    if wakes:
+        print(
+            f"    moving (engine.wakes on the worker): {len(wakes)} tasks, {sum(wakes):.2f}s of task time "
+            f"over 2 processes (~{sum(wakes) / 2:.2f}s wall), {statistics.mean(wakes):.2f}s per task "
+            f"({users / max(sum(wakes), 1e-9):,.0f} users/s per process)"
+        )
+    curve = [f"+{t:.0f}s:{n // 1000}k" for t, n in samples[:: max(1, len(samples) // 12)]]
+    print(f"    left at the delay over time: {' '.join(curve)}")
+    print(f"    check: steps logged at the delay {steps:,} (expect {users:,})")
+
+
+# --- (c) --------------------------------------------------------------------------------------
+
+
+def part_c(ctx: dict[str, Any]) -> None:
+    import httpx
+    from django.db import connection
+    from django.utils import timezone
+
+    from engine.models import Event, Message
+
+    bench: Bench = ctx["bench"]
+    rate = int(C_RATE_BATCH / C_INTERVAL)
+    print(
+        f"\n(c) event -> outbox latency at {rate} events/s for {C_SECONDS}s (daphne + worker -c 2 + ticker); "
+        f"{load()}"
+    )
+    journey_id, _ = publish(
+        ctx["project"],
+        ctx["user"],
+        "C: action -> webhook",
+        definition(
+            "C Ping",
+            [
+                {
+                    "id": "hook",
+                    "type": "webhook",
+                    "url": "http://127.0.0.1:9/hook",
+                    "body": '{"user": "{{ profile.id }}"}',
+                }
+            ],
+        ),
+    )
+    flush_redis(ctx["redis_url"])
+    port = free_port()
+    started = timezone.now()
+    web = bench.start(
+        "c-web",
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "journeys_site.asgi:application",
+        ],
+    )
+    worker = bench.worker("c-worker")
+    wait_worker_ready(worker, started)
+    ticker, _ = bench.ticker_loop("c-ticker")
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {ctx['project'].ingest_key}"}
+    client = httpx.Client(base_url=base, headers=headers, timeout=30)
+    for _ in range(100):
+        try:
+            client.get("/healthz")
+            break
+        except httpx.HTTPError:
+            if not web.alive():
+                fail(f"daphne exited; see {web.log}")
+            time.sleep(0.2)
+
+    run = secrets.token_hex(3)
+    batches = int(C_SECONDS / C_INTERVAL)
+    statuses: list[int] = []
+    rtts: list[float] = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def send(k: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, headers=headers, timeout=30)
+        body = {
+            "events": [
+                {"id": f"c-{run}-{k}-{i}", "profile_id": f"c-{run}-{k}-{i}", "name": "C Ping"}
+                for i in range(C_RATE_BATCH)
+            ]
+        }
+        t0 = time.perf_counter()
+        try:
+            status = local.client.post("/api/v1/events", json=body).status_code
+        except httpx.HTTPError:
+            status = 0
+        with lock:
+            statuses.append(status)
+            rtts.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for k in range(batches):
+            delay = t0 + k * C_INTERVAL - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, k)
+        sent_s = time.perf_counter() - t0
+    accepted = sum(C_RATE_BATCH for s in statuses if s == 202)
+    # Wait for the outbox to catch up (the last events need processing too).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if Message.objects.filter(journey_id=journey_id).count() >= accepted:
+            break
+        time.sleep(0.25)
+    ticker.stop()
+    worker.stop()
+    web.stop()
+    client.close()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT count(*),
+                       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat),
+                       max(lat)
+                FROM (SELECT extract(epoch FROM m.created_at - e.received_at) AS lat
+                      FROM {table("engine.Message")} m
+                      JOIN {table("engine.Enrollment")} en ON en.id = m.enrollment_id
+                      JOIN {table("engine.Event")} e ON e.id = en.trigger_event_id
+                      WHERE m.journey_id = %s) AS s""",
+            [journey_id],
+        )
+        count, (p50, p95, p99), worst = cur.fetchone()
+    events = Event.objects.filter(name="C Ping").count()
+    print(
+        f"    sent {len(statuses)} requests ({accepted:,} events accepted, "
+        f"{sum(1 for s in statuses if s != 202)} failed) in {sent_s:.1f}s = {accepted / sent_s:,.0f} events/s; "
+        f"HTTP p50 {statistics.median(rtts) * 1000:.0f} ms, max {max(rtts) * 1000:.0f} ms"
+    )
+    print(
+        f"    events stored {events:,}, outbox rows {count:,} "
+        f"({accepted - count:,} events still without their message 30 s after the last send)"
+    )
+    if count:
+        print(
+            f"    latency Message.created_at - Event.received_at: p50 {p50 * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms  "
+            f"[goal p99 < {GOAL_C_P99:.0f}s {verdict(p99 < GOAL_C_P99 and count == accepted)}]"
+        )
+    times = task_times(worker.log)
+    for name in ("engine.process_events", "engine.profiles_changed", "engine.deliver_messages"):
+        if name in times:
+            t = times[name]
+            print(
+                f"    {name}: {len(t)} tasks, mean {statistics.mean(t) * 1000:.0f} ms, max {max(t) * 1000:.0f} ms"
+            )
+
+
+# --- (d) --------------------------------------------------------------------------------------
+
+
+def _pids(root: int) -> list[int]:
+    """The process and its descendants (prefork pool children)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _measure_worker(ctx: dict[str, Any], label: str) -> tuple[float, float, list[float]]:
+    from django.utils import timezone
+
+    bench: Bench = ctx["bench"]
+    flush_redis(ctx["redis_url"])
+    started = timezone.now()
+    worker = bench.worker(f"d-worker-{label}")
+    wait_worker_ready(worker, started)
+    beat = bench.beat(f"d-beat-{label}")
+    peak_total = peak_child = 0.0
+    t_end = time.monotonic() + D_SECONDS
+    while time.monotonic() < t_end:
+        time.sleep(1)
+        pids = _pids(worker.popen.pid)
+        sizes = [rss_mb(p) for p in pids]
+        # The Popen'd process is the celery main process; its children are the pool.
+        peak_total = max(peak_total, sum(sizes))
+        peak_child = max([peak_child, *sizes[1:]])
+    beat.stop()
+    worker.stop()
+    ticks = task_times(worker.log).get("engine.tick", [])
+    return peak_total, peak_child, ticks
+
+
+def part_d(ctx: dict[str, Any]) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    print(
+        f"\n(d) worker RSS while users wait at a long delay (not due); beat runs engine.tick on "
+        f"the worker every 1 s for {D_SECONDS}s; {load()}"
+    )
+    journey_id, version_id = publish(
+        ctx["project"],
+        ctx["user"],
+        "D: long delay",
+        definition(
+            "D Go",
+            [
+                {"id": "wait", "type": "delay", "duration": "P30D"},
+                {"id": "push", "type": "push", "title": "Hi", "body": "Back?"},
+            ],
+        ),
+    )
+    with connection.cursor() as cur:  # only this journey's users wait now
+        cur.execute(
+            f"TRUNCATE {table('engine.Message')}, {table('engine.Step')}, {table('engine.Enrollment')}"
+        )
+    wake = timezone.now() + timedelta(days=20)
+    add_waiting(ctx["project"].pk, journey_id, version_id, "wait", D_BASELINE, wake)
+    analyze()
+    base_total, base_child, base_ticks = _measure_worker(ctx, "1k")
+    t0 = time.perf_counter()
+    add_waiting(
+        ctx["project"].pk,
+        journey_id,
+        version_id,
+        "wait",
+        D_USERS - D_BASELINE,
+        wake,
+        offset=D_BASELINE,
+    )
+    analyze()
+    print(f"    added {D_USERS - D_BASELINE:,} waiting users in {time.perf_counter() - t0:.1f}s")
+    big_total, big_child, big_ticks = _measure_worker(ctx, "1m")
+    print(
+        f"    {D_BASELINE:,} waiting: worker RSS {base_total:.0f} MB (main + 2 pool processes), "
+        f"largest pool process {base_child:.0f} MB"
+    )
+    print(
+        f"    {D_USERS:,} waiting: worker RSS {big_total:.0f} MB, largest pool process {big_child:.0f} MB"
+    )
+    print(
+        f"    ratio 1M/1k: total {big_total / base_total:.2f}, pool process {big_child / base_child:.2f}  "
+        f"[goal ~1 {verdict(big_total / base_total < 1.2)}]"
+    )
+    for label, ticks in (("1k", base_ticks), ("1M", big_ticks)):
+        if ticks:
+            print(
+                f"    engine.tick on the worker ({label} waiting): {len(ticks)} ticks, "
+                f"median {statistics.median(ticks) * 1000:.0f} ms, max {max(ticks) * 1000:.0f} ms"
+            )
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000, help="users in (a) and (b)")
+    parser.add_argument("--only", default="a,b,c,d", help="parts to run, e.g. a,b")
+    parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    parser.add_argument("--ticker-loop", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ticker_loop:
+        run_ticker_loop(args.ticker_loop)
+        return
+
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if not parts <= {"a", "b", "c", "d"}:
+        fail("--only takes a comma-separated subset of a,b,c,d")
+    database_url = os.environ.get("DATABASE_URL", "")
+    if urlparse(database_url).scheme not in ("postgres", "postgresql"):
+        fail("needs PostgreSQL: set DATABASE_URL=postgres://user@127.0.0.1:5432/anydb")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if urlparse(redis_url).scheme != "redis":
+        fail("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/<a database of its own>")
+    for url in (database_url, redis_url):
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            fail(f"{url}: this benchmark only talks to 127.0.0.1")
+
+    bench_url = with_db(database_url, BENCH_DB)
+    admin_url = with_db(database_url, "postgres")
+    tmp = Path(tempfile.mkdtemp(prefix="journeys-bench-engine-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "journeys_site.settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
+        "JOURNEYS_VAR_DIR": str(tmp / "var"),
+        "JOURNEYS_RECORD_DIR": str(tmp / "outbox"),
+        "JOURNEYS_PUSH_BACKEND": "record",
+        "JOURNEYS_WEBHOOK_BACKEND": "record",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    recreate_database(admin_url, BENCH_DB)
+    bench = Bench(env, tmp)
+    began = time.perf_counter()
+    try:
+        import django
+
+        django.setup()
+        import logging
+
+        logging.getLogger().setLevel(logging.WARNING)
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+
+        from engine.models import Membership, Project
+
+        call_command("migrate", verbosity=0)
+        user = get_user_model().objects.create_user("bench", password=secrets.token_hex(8))
+        project = Project.objects.create(name="Bench", timezone="UTC")
+        Membership.objects.create(project=project, user=user, role=Membership.Role.ADMIN)
+        profiles = args.users + NAIVE_SAMPLE if "a" in parts else 0
+        profiles = max(profiles, args.users if "b" in parts else 0, D_USERS if "d" in parts else 0)
+        t0 = time.perf_counter()
+        create_profiles(project.pk, profiles)
+        analyze()
+        print(
+            f"bench/engine.py: PostgreSQL {BENCH_DB}, Redis {redis_url}, {os.cpu_count()} CPUs; "
+            f"{profiles:,} profiles in {time.perf_counter() - t0:.1f}s; logs in {tmp}"
+        )
+        ctx = {"project": project, "user": user, "bench": bench, "redis_url": redis_url}
+        if "a" in parts:
+            part_a(ctx, args.users)
+        if "b" in parts:
+            part_b(ctx, args.users)
+        if "c" in parts:
+            part_c(ctx)
+        if "d" in parts:
+            part_d(ctx)
+        print(f"\ndone in {time.perf_counter() - began:.0f}s; {load()}")
+    finally:
+        bench.stop_all()
+        from django.db import connections
+
+        connections.close_all()
+        flush_redis(redis_url)
+        if not args.keep:
+            recreate_database(admin_url, BENCH_DB, drop_only=True)
+
+
+if __name__ == "__main__":
+    main()
