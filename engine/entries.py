@@ -90,7 +90,13 @@ def enroll(
         conversion = definition.settings.conversion_time
         deadline = now + timedelta(seconds=conversion) if conversion else None
         node = first or entry.id
-        node_state = Enrollment.NodeState.PENDING if first else Enrollment.NodeState.DONE
+        # Arriving at a block that only starts a wait is written at once (no second pass).
+        settled = runner.settled_arrival(definition.node(first), now) if first else None
+        if settled is not None:
+            node_state, wake_at = settled["node_state"], dt_param(settled["wake_at"])
+        else:
+            node_state = Enrollment.NodeState.PENDING if first else Enrollment.NodeState.DONE
+            wake_at = None
         empty = json_param({})
         now_p, deadline_p = dt_param(now), dt_param(deadline)
         rows = [
@@ -105,7 +111,7 @@ def enroll(
                 2 if first else 1,
                 0,
                 numbers[pid],
-                None,
+                wake_at,
                 deadline_p,
                 now_p,
                 now_p,
@@ -151,7 +157,7 @@ def enroll(
         )
         if first is None and not version.has_goals:
             runner.exit_ids(ids, Enrollment.ExitReason.COMPLETED, now)
-    if first is not None and run_arrivals:
+    if first is not None and settled is None and run_arrivals:
         runner.process_arrivals(version.id, first, ids)
     # Users who entered also "qualified for" the entry block, for Journey Trigger entries.
     fake_rows = [

@@ -133,7 +133,9 @@ def leave(
     """Users leave their block on the given branch: step logged, moved to the next block,
     or, at the end of a path, completed (no goal) or parked there (goal set).
 
-    Returns next block -> enrollment ids that arrived there (node_state pending).
+    Users arriving at a block that only starts a wait are settled there in the same
+    UPDATE (see ``settled_arrival``). Returns next block -> enrollment ids that arrived
+    at a block needing work (node_state pending): messages, on-arrival decisions.
     """
     definition = version.definition
     record_steps(
@@ -155,17 +157,20 @@ def leave(
             path_end.append(row.id)
         else:
             arrivals[target].append(row.id)
+    pending: dict[str, list[int]] = {}
     for target, ids in arrivals.items():
+        settled = settled_arrival(definition.node(target), now)
         Enrollment.objects.filter(id__in=ids).update(
             node=target,
-            node_state=PENDING,
             visit=F("visit") + 1,
             node_entered_at=now,
-            wake_at=None,
             lease_until=None,
             context={},
             revision=F("revision") + 1,
+            **(settled or {"node_state": PENDING, "wake_at": None}),
         )
+        if settled is None:
+            pending[target] = ids
     if path_end:
         if version.has_goals:
             # With a goal set, users stay at the last block until a goal or the time-out.
@@ -175,7 +180,7 @@ def leave(
         else:
             exit_ids(path_end, Enrollment.ExitReason.COMPLETED, now)
     _fire_journey_triggers(version, rows, outcomes, now)
-    return dict(arrivals)
+    return pending
 
 
 def exit_ids(ids: Sequence[int], reason: str, now: datetime) -> int:
@@ -263,31 +268,37 @@ def _fire_journey_triggers(
 # --- block semantics --------------------------------------------------------------------
 
 
+def settled_arrival(block: Any, now: datetime) -> dict[str, Any] | None:
+    """What arriving at ``block`` sets, when arriving only starts a wait (timer or event);
+    None when arrival needs work (a message to write, a decision to take)."""
+    if isinstance(block, DelayBlock):
+        return {"node_state": WAITING, "wake_at": now + timedelta(seconds=block.duration)}
+    if isinstance(block, EVENT_WAIT_BLOCKS):
+        wake_at = now + timedelta(seconds=block.within) if block.within else None
+        return {"node_state": WAITING, "wake_at": wake_at}
+    if isinstance(block, InactionBlock):
+        return {"node_state": WAITING, "wake_at": now + timedelta(seconds=block.within)}
+    if isinstance(block, PastBehaviourBlock) and block.evaluate != "on_arrival":
+        # Evaluated by the project's 12:00 am run (engine.daily); no timer.
+        return {"node_state": WAITING, "wake_at": None}
+    return None
+
+
 def arrive(
     version: loaders.Version, node: str, rows: Sequence[Row], now: datetime
 ) -> dict[str, list[int]]:
     """Users just reached ``node``. Returns the arrivals at the following blocks."""
     block = version.definition.node(node)
     ids = [r.id for r in rows]
-    if isinstance(block, DelayBlock):
-        wait(ids, now + timedelta(seconds=block.duration), now)
+    settled = settled_arrival(block, now)
+    if settled is not None:
+        wait(ids, settled["wake_at"], now)
         return {}
     if isinstance(block, MessageBlock):
         outbox.write(version, block, rows, now)
         return leave(version, rows, {r.id: (None, {"channel": block.channel}) for r in rows}, now)
-    if isinstance(block, EVENT_WAIT_BLOCKS):
-        wake_at = now + timedelta(seconds=block.within) if block.within else None
-        wait(ids, wake_at, now)
-        return {}
-    if isinstance(block, InactionBlock):
-        wait(ids, now + timedelta(seconds=block.within), now)
-        return {}
-    if isinstance(block, PastBehaviourBlock):
-        if block.evaluate == "on_arrival":
-            return leave(version, rows, evaluate_past_behaviour(block, rows, now), now)
-        # Evaluated by the project's 12:00 am run (engine.daily); no timer.
-        wait(ids, None, now)
-        return {}
+    if isinstance(block, PastBehaviourBlock):  # evaluated on arrival
+        return leave(version, rows, evaluate_past_behaviour(block, rows, now), now)
     if isinstance(block, DateTimeBlock):
         return _date_time_arrive(version, block, rows, now)
     raise ValueError(f"Block type {block.type!r} cannot be inside a journey")
