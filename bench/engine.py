@@ -244,12 +244,15 @@ def run_ticker_loop(out_path: str) -> None:
     out = open(out_path, "a", buffering=1)  # noqa: SIM115
     real_collect = ticker.collect
 
-    def timed_collect(now: datetime, limit: int = ticker.CLAIM_BATCH) -> list[Any]:
+    def timed_collect(now: datetime, limit: int = 5000) -> list[Any]:
         started = time.time()
         work = real_collect(now, limit)
         ended = time.time()
+        # Units are "up to `limit` due users at one block"; the task claims them.
         ids = sum(
-            len(args[-1]) for kind, args in work if kind in ("wakes", "arrivals", "time_outs")
+            args[-2] if kind != "time_outs" else args[0]
+            for kind, args in work
+            if kind in ("wakes", "arrivals", "time_outs", "activate")
         )
         out.write(json.dumps({"t0": started, "t1": ended, "units": len(work), "ids": ids}) + "\n")
         return work
@@ -364,9 +367,9 @@ def add_waiting(
             f"""INSERT INTO {table("engine.Enrollment")}
                 (project_id, journey_id, version_id, profile_id, state, node, node_state, visit,
                  revision, entry_number, wake_at, deadline, entered_at, node_entered_at,
-                 exited_at, exit_reason, exit_node, trigger_event_id, context, lease_until)
+                 exited_at, exit_reason, exit_node, trigger_event_id, context)
             SELECT %s, %s, %s, p.id, 'active', %s, 'waiting', 2, 1, 1, %s, NULL, %s, %s,
-                   NULL, '', '', NULL, '{{}}', NULL
+                   NULL, '', '', NULL, '{{}}'
             FROM (SELECT id FROM {table("engine.Profile")} WHERE project_id = %s
                   ORDER BY id OFFSET %s LIMIT %s) AS p
             RETURNING id""",
@@ -530,7 +533,7 @@ def part_b(ctx: dict[str, Any], users: int) -> None:
     claim_ids = sum(p["ids"] for p in claims)
     empty = [p["t1"] - p["t0"] for p in passes if not p["units"]]
     times = task_times(worker.log)
-    wakes = times.get("engine.wakes", [])
+    wakes = times.get("engine.due_work", [])
     steps = Step.objects.filter(journey_id=journey_id, node="wait").count()
 
     if done_at is None:
@@ -545,7 +548,7 @@ def part_b(ctx: dict[str, Any], users: int) -> None:
     if claims:
         first, last = claims[0], claims[-1]
         print(
-            f"    claiming (ticker.collect, SKIP LOCKED + lease): {len(claims)} passes, {claim_ids:,} ids, "
+            f"    handing out (ticker.collect: count due per block, one unit per 5,000): {len(claims)} passes, {claim_ids:,} ids, "
             f"{claim_s:.2f}s in total ({claim_ids / max(claim_s, 1e-9):,.0f} ids/s); first claim at "
             f"+{first['t0'] - due_ts:.2f}s, last claim ended at +{last['t1'] - due_ts:.2f}s; "
             f"per pass {min(p['t1'] - p['t0'] for p in claims):.3f}..{max(p['t1'] - p['t0'] for p in claims):.3f}s; "
@@ -559,7 +562,7 @@ def part_b(ctx: dict[str, Any], users: int) -> None:
         )
     if wakes:
         print(
-            f"    moving (engine.wakes on the worker): {len(wakes)} tasks, {sum(wakes):.2f}s of task time "
+            f"    moving (engine.due_work on the worker): {len(wakes)} tasks, {sum(wakes):.2f}s of task time "
             f"over 2 processes (~{sum(wakes) / 2:.2f}s wall), {statistics.mean(wakes):.2f}s per task "
             f"({users / max(sum(wakes), 1e-9):,.0f} users/s per process)"
         )

@@ -27,12 +27,12 @@ CANDIDATE = Enrollment.State.CANDIDATE
 ENROLLMENT_COLUMNS = [
     "project_id", "journey_id", "version_id", "profile_id", "state", "node", "node_state", "visit",
     "revision", "entry_number", "wake_at", "deadline", "entered_at", "node_entered_at", "exited_at",
-    "exit_reason", "exit_node", "trigger_event_id", "context", "lease_until",
+    "exit_reason", "exit_node", "trigger_event_id", "context",
 ]  # fmt: skip
 ENROLLMENT_TYPES = [
     "bigint", "bigint", "bigint", "bigint", "text", "text", "text", "integer",
     "integer", "integer", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
-    "text", "text", "bigint", "jsonb", "timestamptz",
+    "text", "text", "bigint", "jsonb",
 ]  # fmt: skip
 
 
@@ -120,7 +120,6 @@ def enroll(
                 "",
                 triggers[pid],
                 empty,
-                None,
             )
             for pid in allowed
         ]
@@ -160,24 +159,7 @@ def enroll(
     if first is not None and settled is None and run_arrivals:
         runner.process_arrivals(version.id, first, ids)
     # Users who entered also "qualified for" the entry block, for Journey Trigger entries.
-    fake_rows = [
-        runner.Row(
-            eid,
-            version.project_id,
-            live.journey_id,
-            version.id,
-            pid,
-            entry.id,
-            1,
-            now,
-            now,
-            None,
-            {},
-            ACTIVE,
-        )
-        for eid, pid in inserted
-    ]
-    runner._fire_journey_triggers(version, fake_rows, {r.id: ("yes", {}) for r in fake_rows}, now)
+    runner.qualified_for(version, {entry.id: [pid for _, pid in inserted]}, now)
     return ids
 
 
@@ -220,7 +202,6 @@ def add_candidates(
             "",
             wakes[pid][1],
             json_param(wakes[pid][2]),
-            None,
         )
         for pid in allowed
     ]
@@ -237,20 +218,25 @@ def add_candidates(
         )
 
 
-def activate_candidates(ids: Sequence[int], now: datetime | None = None) -> int:
-    """Candidates whose time came: they enter the journey now (if still admissible)."""
+def activate_candidates(
+    ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    *,
+    journey_id: int | None = None,
+    limit: int = 5000,
+) -> int:
+    """Candidates whose time came enter the journey now (if still admissible): the given
+    ones, or up to ``limit`` due ones of ``journey_id``."""
     now = now or timezone.now()
+    due = Q(state=CANDIDATE, wake_at__lte=now) & Q(journey__status="live")
+    due &= Q(id__in=ids) if ids is not None else Q(journey_id=journey_id)
     with transaction.atomic():
-        rows = runner.load_rows(
-            Q(id__in=ids, state=CANDIDATE, wake_at__lte=now) & Q(journey__status="live")
-        )
+        rows = runner.load_rows(due, order="wake_at", limit=limit)
         if not rows:
             return 0
+        # Consumed: the stay that starts now is a new row (enroll, below).
         Enrollment.objects.filter(id__in=[r.id for r in rows]).update(
-            state=Enrollment.State.CANCELLED,
-            wake_at=None,
-            lease_until=None,
-            revision=F("revision") + 1,
+            state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
         )
     entered = 0
     by_journey: dict[int, list[runner.Row]] = defaultdict(list)

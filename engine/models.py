@@ -118,8 +118,14 @@ class ProfileAlias(models.Model):
 class Event(models.Model):
     """Something a profile did. Immutable once stored."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_project_name_ts and the client-id constraint (project leads both).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    # Indexed by event_profile_name_ts and event_profile_ts (profile leads both).
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     name = models.CharField(max_length=255)
     ts = models.DateTimeField(help_text="When it happened (client time)")
     properties = models.JSONField(default=dict, blank=True)
@@ -190,14 +196,19 @@ class Enrollment(models.Model):
         REMOVED = "removed", "Removed when a new version was published"
         MERGED = "merged", "Profile merged into another"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Rarely looked up alone; no index to keep every move cheaper.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by enrollment_entered (journey leads it).
     journey = models.ForeignKey(
-        "builder.Journey", on_delete=models.CASCADE, related_name="enrollments"
+        "builder.Journey", on_delete=models.CASCADE, related_name="enrollments", db_index=False
     )
     version = models.ForeignKey(
         "builder.JourneyVersion", on_delete=models.PROTECT, related_name="enrollments"
     )
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="enrollments")
+    # Indexed by enrollment_profile_state (profile leads it).
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     node = models.CharField(max_length=64, help_text="Block id the user is at")
     node_state = models.CharField(
@@ -208,9 +219,6 @@ class Enrollment(models.Model):
     entry_number = models.PositiveIntegerField(default=1, help_text="This profile's nth entry")
     wake_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True, help_text="Conversion time runs out")
-    # Set by the ticker when it hands the row to a task; a lost task's lease runs out and
-    # the row is claimed again. Every move clears it.
-    lease_until = models.DateTimeField(null=True, blank=True)
     entered_at = models.DateTimeField(null=True, blank=True)
     node_entered_at = models.DateTimeField(null=True, blank=True)
     exited_at = models.DateTimeField(null=True, blank=True)
@@ -218,8 +226,10 @@ class Enrollment(models.Model):
         max_length=10, choices=ExitReason.choices, blank=True, default=""
     )
     exit_node = models.CharField(max_length=64, blank=True, default="")
+    # No index of its own: events are deleted only with their profile or project, whose
+    # enrollments go too; the one-stay-per-trigger constraint serves lookups by journey.
     trigger_event = models.ForeignKey(
-        Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     # Per-block scratch state (e.g. the Date Time target the timer was set from).
     context = models.JSONField(default=dict, blank=True)
@@ -272,7 +282,11 @@ class Enrollment(models.Model):
             models.Index(fields=["profile", "state"], name="enrollment_profile_state"),
             # Stats: entries / exits of a journey in a time frame.
             models.Index(fields=["journey", "entered_at"], name="enrollment_entered"),
-            models.Index(fields=["journey", "exited_at"], name="enrollment_exited"),
+            models.Index(
+                fields=["journey", "exited_at"],
+                name="enrollment_exited",
+                condition=Q(exited_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -290,10 +304,17 @@ class Step(models.Model):
         END = "end", "End of path"
         MOVED = "moved", "Moved by a new version"
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
-    journey = models.ForeignKey("builder.Journey", on_delete=models.CASCADE, related_name="+")
+    # Indexed by step_once_per_visit (enrollment leads it).
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
+    # Indexed by step_journey_node (journey leads it).
+    journey = models.ForeignKey(
+        "builder.Journey", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     version_number = models.PositiveIntegerField()
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    # Indexed by step_profile (profile leads it).
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
     node = models.CharField(max_length=64)
     visit = models.PositiveIntegerField()
     entered_at = models.DateTimeField()
@@ -327,11 +348,16 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Rarely looked up alone; no index to keep every outbox write cheaper.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by message_journey_node (journey leads it).
     journey = models.ForeignKey(
-        "builder.Journey", on_delete=models.CASCADE, related_name="messages"
+        "builder.Journey", on_delete=models.CASCADE, related_name="messages", db_index=False
     )
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_once_per_visit (enrollment leads it).
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="messages")
     node = models.CharField(max_length=64)
     visit = models.PositiveIntegerField()

@@ -37,6 +37,7 @@ from engine.domain import (
     ReferrerEntryBlock,
 )
 from engine.models import Enrollment, Profile, Step
+from engine.sql import server_cursor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ WAITING = Enrollment.NodeState.WAITING
 DONE = Enrollment.NodeState.DONE
 EVENT_WAIT_BLOCKS = (ActionBlock, PageVisitBlock, ReferrerEntryBlock, PageCountBlock)
 MAX_HOPS = 200  # a definition is acyclic; this only bounds a corrupt one
+BATCH = 5000  # users moved by one task
 
 ROW_FIELDS = (
     "id",
@@ -91,9 +93,11 @@ def _locked(qs: Any) -> Any:
     return qs
 
 
-def load_rows(filter_q: Q) -> list[Row]:
-    qs = _locked(Enrollment.objects.filter(filter_q).order_by("id"))
-    return [Row(*values) for values in qs.values_list(*ROW_FIELDS)]
+def load_rows(filter_q: Q, *, order: str = "id", limit: int | None = None) -> list[Row]:
+    """Rows matching ``filter_q``, locked for this transaction (rows another worker holds
+    are skipped), at most ``limit`` of them in ``order``."""
+    qs = _locked(Enrollment.objects.filter(filter_q).order_by(order)).values_list(*ROW_FIELDS)
+    return [Row(*values) for values in (qs[:limit] if limit is not None else qs)]
 
 
 # --- moves -----------------------------------------------------------------------------
@@ -164,7 +168,6 @@ def leave(
             node=target,
             visit=F("visit") + 1,
             node_entered_at=now,
-            lease_until=None,
             context={},
             revision=F("revision") + 1,
             **(settled or {"node_state": PENDING, "wake_at": None}),
@@ -175,11 +178,15 @@ def leave(
         if version.has_goals:
             # With a goal set, users stay at the last block until a goal or the time-out.
             Enrollment.objects.filter(id__in=path_end).update(
-                node_state=DONE, wake_at=None, lease_until=None, revision=F("revision") + 1
+                node_state=DONE, wake_at=None, revision=F("revision") + 1
             )
         else:
             exit_ids(path_end, Enrollment.ExitReason.COMPLETED, now)
-    _fire_journey_triggers(version, rows, outcomes, now)
+    qualified: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        if row.id in outcomes and outcomes[row.id][0] in (None, "yes"):
+            qualified[row.node].append(row.profile_id)
+    qualified_for(version, qualified, now)
     return pending
 
 
@@ -191,7 +198,6 @@ def exit_ids(ids: Sequence[int], reason: str, now: datetime) -> int:
         exit_node=F("node"),
         exited_at=now,
         wake_at=None,
-        lease_until=None,
         revision=F("revision") + 1,
     )
 
@@ -225,44 +231,51 @@ def wait(
     Enrollment.objects.filter(id__in=ids).update(
         node_state=WAITING,
         wake_at=wake_at,
-        lease_until=None,
         context=context or {},
         revision=F("revision") + 1,
     )
 
 
-def _fire_journey_triggers(
-    version: loaders.Version, rows: Sequence[Row], outcomes: Mapping[int, Outcome], now: datetime
+def qualified_for(
+    version: loaders.Version, qualified: Mapping[str, Sequence[int]], now: datetime
 ) -> None:
-    """Journey Trigger entries: users who qualified for (went yes at, or passed) a block."""
+    """Journey Trigger entries: these profiles qualified for these blocks (went yes at a
+    segment block, passed an engage or delay block, or entered through the entry)."""
     index = loaders.trigger_index(version.project_id)
     if not index.journey_triggers:
         return
-    by_node: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        branch = outcomes.get(row.id, ("no", {}))[0]
-        if branch in (None, "yes", Step.Outcome.NEXT):
-            by_node[row.node].append(row)
+    targets = {
+        node: [
+            live
+            for live in index.journey_triggers.get((str(version.journey_id), node), [])
+            if live.journey_id != version.journey_id
+        ]
+        for node, profile_ids in qualified.items()
+        if profile_ids
+    }
+    targets = {node: lives for node, lives in targets.items() if lives}
+    if not targets:
+        return
     from engine import entries
 
     def enter_triggered() -> None:
-        for node, group in by_node.items():
-            for live in index.journey_triggers.get((str(version.journey_id), node), []):
-                if live.journey_id == version.journey_id or not live.takes_entries(now):
-                    continue
-                entries.enroll(
-                    live,
-                    {row.profile_id: None for row in group},
-                    timezone.now(),
-                    detail={
-                        row.profile_id: {"journey": version.journey_id, "node": node}
-                        for row in group
-                    },
-                )
+        moment = timezone.now()
+        for node, lives in targets.items():
+            profile_ids = qualified[node]
+            for live in lives:
+                if live.takes_entries(moment):
+                    entries.enroll(
+                        live,
+                        dict.fromkeys(profile_ids),
+                        moment,
+                        detail={
+                            pid: {"journey": version.journey_id, "node": node}
+                            for pid in profile_ids
+                        },
+                    )
 
     # The users count as qualified for the block once this move is committed.
-    if by_node:
-        transaction.on_commit(enter_triggered)
+    transaction.on_commit(enter_triggered)
 
 
 # --- block semantics --------------------------------------------------------------------
@@ -403,11 +416,181 @@ def _date_time_arrive(
             Enrollment.objects.filter(id=row.id).update(
                 node_state=WAITING,
                 wake_at=target,
-                lease_until=None,
                 context={"target": target.isoformat()},
                 revision=F("revision") + 1,
             )
     return leave(version, [r for r in rows if r.id in no], no, now) if no else {}
+
+
+# --- PostgreSQL: one statement per batch -------------------------------------------------
+#
+# The same moves as above, for the cases where every user of the batch takes the same
+# way out (timers of delays, of `within` waits, of Inaction and Date Time blocks; time-outs):
+# lock the due rows (SKIP LOCKED), move them and write their steps in ONE statement, with
+# the ids bound as one array. The generic path above stays the reference and runs on SQLite.
+
+_STEP_COLUMNS = (
+    "enrollment_id, journey_id, version_number, profile_id, node, visit, entered_at, left_at, "
+    "outcome, detail"
+)
+
+
+def _uniform_wake(block: Any) -> tuple[str | None, str, list[Any]] | None:
+    """(branch, SQL for the step detail, its params) when every woken user leaves alike."""
+    if isinstance(block, DelayBlock):
+        return None, "jsonb_build_object('waited_seconds', %s::int)", [block.duration]
+    if isinstance(block, EVENT_WAIT_BLOCKS):
+        return (
+            "no",
+            "jsonb_build_object('within_seconds', %s::int, 'happened', false)",
+            [block.within],
+        )
+    if isinstance(block, InactionBlock):
+        return (
+            "yes",
+            "jsonb_build_object('not_event', %s::text, 'within_seconds', %s::int, 'happened', false)",
+            [block.not_event, block.within],
+        )
+    if isinstance(block, DateTimeBlock):
+        return (
+            "yes",
+            "jsonb_build_object('property', %s::text, 'at', due.context -> 'target')",
+            [block.property],
+        )
+    return None
+
+
+def _target_assignments(
+    version: loaders.Version, node: str, branch: str | None, now: datetime
+) -> tuple[str, list[Any], str | None]:
+    """SET clause (and params) moving users out of ``node`` on ``branch``, and the block
+    they arrive at when it still needs work (then they are left pending there)."""
+    definition = version.definition
+    target = definition.next_node(node, branch)
+    if target is None:
+        if version.has_goals:
+            return "node_state = 'done', wake_at = NULL", [], None
+        completed = (
+            "state = 'exited', exit_reason = 'completed', exit_node = e.node, exited_at = %s, "
+            "wake_at = NULL"
+        )
+        return completed, [now], None
+    settled = settled_arrival(definition.node(target), now)
+    sql = "node = %s, visit = e.visit + 1, node_entered_at = %s, context = '{}'::jsonb, "
+    params: list[Any] = [target, now]
+    if settled is None:
+        return sql + "node_state = 'pending', wake_at = NULL", params, target
+    return sql + "node_state = 'waiting', wake_at = %s", [*params, settled["wake_at"]], None
+
+
+def _move_all(
+    *,
+    due_where: str,
+    due_params: list[Any],
+    set_sql: str,
+    set_params: list[Any],
+    step_version: str,
+    step_params: list[Any],
+    outcome: str,
+    detail_sql: str,
+    detail_params: list[Any],
+    now: datetime,
+    order: str,
+    limit: int,
+) -> list[tuple[int, int, str]]:
+    enrollment = Enrollment._meta.db_table
+    sql = f"""
+        WITH due AS (
+            SELECT e.id, e.profile_id, e.journey_id, e.version_id, e.node, e.visit,
+                   e.node_entered_at, e.context
+            FROM {enrollment} e JOIN builder_journey j ON j.id = e.journey_id
+            WHERE {due_where} AND j.status = 'live'
+            ORDER BY {order} LIMIT %s
+            FOR UPDATE OF e SKIP LOCKED
+        ), moved AS (
+            UPDATE {enrollment} e SET {set_sql}, revision = e.revision + 1
+            FROM due WHERE e.id = due.id
+            RETURNING due.*
+        ), steps AS (
+            INSERT INTO {Step._meta.db_table} ({_STEP_COLUMNS})
+            SELECT due.id, due.journey_id, {step_version}, due.profile_id, due.node, due.visit,
+                   COALESCE(due.node_entered_at, %s), %s, %s, {detail_sql}
+            FROM moved AS due
+            ON CONFLICT (enrollment_id, node, visit) DO NOTHING
+        )
+        SELECT id, profile_id, node FROM moved
+    """
+    params = [
+        *due_params,
+        limit,
+        *set_params,
+        *step_params,
+        now,
+        now,
+        outcome,
+        *detail_params,
+    ]
+    with server_cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _due_ids(ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    return ("e.id = ANY(%s) AND ", [list(ids)]) if ids is not None else ("", [])
+
+
+def _wake_fast(
+    version: loaders.Version, node: str, ids: Sequence[int] | None, now: datetime, limit: int
+) -> tuple[int, dict[str, list[int]]] | None:
+    uniform = _uniform_wake(version.definition.node(node))
+    if uniform is None:
+        return None
+    branch, detail_sql, detail_params = uniform
+    set_sql, set_params, pending_at = _target_assignments(version, node, branch, now)
+    id_sql, id_params = _due_ids(ids)
+    moved = _move_all(
+        due_where=(
+            f"{id_sql}e.version_id = %s AND e.node = %s AND e.state = 'active' "
+            "AND e.node_state = 'waiting' AND e.wake_at <= %s"
+        ),
+        due_params=[*id_params, version.id, node, now],
+        set_sql=set_sql,
+        set_params=set_params,
+        step_version="%s",
+        step_params=[version.number],
+        outcome=branch or Step.Outcome.NEXT,
+        detail_sql=detail_sql,
+        detail_params=detail_params,
+        now=now,
+        order="e.wake_at",
+        limit=limit,
+    )
+    if branch in (None, "yes"):
+        qualified_for(version, {node: [profile_id for _, profile_id, _ in moved]}, now)
+    following = {pending_at: [m[0] for m in moved]} if pending_at and moved else {}
+    return len(moved), following
+
+
+def _time_outs_fast(ids: Sequence[int] | None, now: datetime, limit: int) -> int:
+    id_sql, id_params = _due_ids(ids)
+    moved = _move_all(
+        due_where=f"{id_sql}e.state = 'active' AND e.deadline <= %s AND {TIMED_OUT_SQL}",
+        due_params=[*id_params, now],
+        set_sql=(
+            "state = 'exited', exit_reason = 'time_out', exit_node = e.node, exited_at = %s, "
+            "wake_at = NULL"
+        ),
+        set_params=[now],
+        step_version="(SELECT number FROM builder_journeyversion v WHERE v.id = due.version_id)",
+        step_params=[],
+        outcome=Step.Outcome.EXIT,
+        detail_sql="jsonb_build_object('reason', 'time_out')",
+        detail_params=[],
+        now=now,
+        order="e.deadline",
+        limit=limit,
+    )
+    return len(moved)
 
 
 # --- entry points used by tasks ----------------------------------------------------------
@@ -446,35 +629,84 @@ def process_arrivals(
 
 
 def process_wakes(
-    version_id: int, node: str, ids: Sequence[int], now: datetime | None = None
+    version_id: int,
+    node: str,
+    ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    *,
+    limit: int = BATCH,
 ) -> int:
+    """Timers came due at ``node``: the given users, or up to ``limit`` due ones (claimed
+    here, rows another worker holds are skipped). Returns users moved."""
     version = loaders.version(version_id)
     with transaction.atomic():
         now = now or timezone.now()
-        rows = load_rows(
-            Q(
-                id__in=ids,
-                version_id=version_id,
-                node=node,
-                state=ACTIVE,
-                node_state=WAITING,
-                wake_at__lte=now,
-            )
-            & _journey_running()
+        fast = (
+            _wake_fast(version, node, ids, now, limit)
+            if connection.vendor == "postgresql"
+            else None
         )
-        following = wake(version, node, rows, now) if rows else {}
+        if fast is not None:
+            count, following = fast
+        else:
+            due = Q(version_id=version_id, node=node, state=ACTIVE, node_state=WAITING)
+            due &= Q(wake_at__lte=now) & _journey_running()
+            if ids is not None:
+                due &= Q(id__in=ids)
+            rows = load_rows(due, order="wake_at", limit=limit)
+            count = len(rows)
+            following = wake(version, node, rows, now) if rows else {}
     for target, target_ids in following.items():
         process_arrivals(version_id, target, target_ids)
-    return len(rows)
+    return count
 
 
-def process_time_outs(ids: Sequence[int], now: datetime | None = None) -> int:
+def timed_out(now: datetime) -> Q:
+    """Due time-outs. One waits while a timer due before it is pending: after an outage,
+    due work runs in time order (the user may have completed before the deadline)."""
+    return (
+        Q(state=ACTIVE, deadline__lte=now)
+        & (Q(wake_at__isnull=True) | Q(wake_at__gte=F("deadline")))
+        & _journey_running()
+    )
+
+
+TIMED_OUT_SQL = "(e.wake_at IS NULL OR e.wake_at >= e.deadline)"
+
+
+def process_time_outs(
+    ids: Sequence[int] | None = None, now: datetime | None = None, *, limit: int = BATCH
+) -> int:
+    """Conversion time ran out: the given users, or up to ``limit`` due ones."""
     with transaction.atomic():
         now = now or timezone.now()
-        rows = load_rows(Q(id__in=ids, state=ACTIVE, deadline__lte=now) & _journey_running())
+        if connection.vendor == "postgresql":
+            return _time_outs_fast(ids, now, limit)
+        due = timed_out(now) & (Q(id__in=ids) if ids is not None else Q())
+        rows = load_rows(due, order="deadline", limit=limit)
         versions = {r.version_id: loaders.version(r.version_id) for r in rows}
         exit_rows(versions, rows, Enrollment.ExitReason.TIME_OUT, now)
     return len(rows)
+
+
+def process_stale_arrivals(version_id: int, node: str, *, limit: int = BATCH) -> int:
+    """Arrivals whose processing was lost (a crash between commit and dispatch)."""
+    ids = list(
+        Enrollment.objects.filter(stale_arrivals(timezone.now()), version_id=version_id, node=node)
+        .order_by("node_entered_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    return process_arrivals(version_id, node, ids) if ids else 0
+
+
+STALE_ARRIVAL = timedelta(seconds=15)
+
+
+def stale_arrivals(now: datetime) -> Q:
+    return (
+        Q(state=ACTIVE, node_state=PENDING, node_entered_at__lte=now - STALE_ARRIVAL)
+        & _journey_running()
+    )
 
 
 def _journey_running() -> Q:

@@ -36,6 +36,16 @@ def dt_param(value: Any) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def server_cursor() -> Any:
+    """A psycopg cursor that binds parameters on the server, on Django's connection (so in
+    its transaction). Django's own cursors quote every parameter into the SQL text, which
+    for a list of thousands of ids costs more than the statement itself."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)  # type: ignore[arg-type]
+
+
 def insert_returning(
     table: str,
     columns: Sequence[str],
@@ -86,14 +96,8 @@ def _insert_unnest(
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT {conflict} RETURNING {returning}"
     )
-    import psycopg
-
     out: list[tuple[Any, ...]] = []
-    connection.ensure_connection()
-    # Django's cursors bind on the client (quoting every array element into the SQL);
-    # a server-binding cursor on the same connection, inside the same transaction,
-    # sends the arrays as parameters.
-    with psycopg.Cursor(connection.connection) as cursor:  # type: ignore[arg-type]
+    with server_cursor() as cursor:
         for start in range(0, len(rows), 10000):
             chunk = rows[start : start + 10000]
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])

@@ -58,46 +58,22 @@ def journey_changed(journey_id: int, project_id: int, status: str) -> None:
     run(journey_id=journey_id, project_id=project_id, status=status)
 
 
-@shared_task(name="engine.arrivals", **TASK_OPTIONS)
-def arrivals(version_id: int, node: str, ids: list[int]) -> None:
-    from engine.runner import process_arrivals
+@shared_task(name="engine.due_work", **TASK_OPTIONS)
+def due_work(kind: str, args: list[Any]) -> int:
+    """One unit the ticker handed out: move up to a batch of due users at one block
+    (timers, time-outs, candidates, lost arrivals), a Past Behaviour entry run, or a
+    project's 12:00 am run. The rows are claimed inside the move, so a repeat is harmless."""
+    from engine.work import run_inline
 
-    process_arrivals(version_id, node, ids)
+    return run_inline(kind, tuple(args))
 
 
 @shared_task(name="engine.wakes", **TASK_OPTIONS)
-def wakes(version_id: int, node: str, ids: list[int]) -> None:
+def wakes(version_id: int, node: str, ids: list[int]) -> int:
+    """Move these users whose timer at ``node`` came due (kept for callers with ids)."""
     from engine.runner import process_wakes
 
-    process_wakes(version_id, node, ids)
-
-
-@shared_task(name="engine.time_outs", **TASK_OPTIONS)
-def time_outs(ids: list[int]) -> None:
-    from engine.runner import process_time_outs
-
-    process_time_outs(ids)
-
-
-@shared_task(name="engine.activate", **TASK_OPTIONS)
-def activate(ids: list[int]) -> None:
-    from engine.entries import activate_candidates
-
-    activate_candidates(ids)
-
-
-@shared_task(name="engine.entry_check", **TASK_OPTIONS)
-def entry_check(journey_id: int) -> None:
-    from engine.work import run_entry_check
-
-    run_entry_check(journey_id)
-
-
-@shared_task(name="engine.daily", **TASK_OPTIONS)
-def daily(project_id: int) -> None:
-    from engine.daily import run_daily_evaluations
-
-    run_daily_evaluations(project_id)
+    return process_wakes(version_id, node, ids)
 
 
 @shared_task(name="engine.tick", ignore_result=True, acks_late=False)

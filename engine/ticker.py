@@ -1,60 +1,54 @@
 """The ticker: finds due work by index and hands it out in batches, one task per block.
 
 Run every second by Celery beat (``engine.tick``) and synchronously by
-``manage.py run_due_work``. Due rows are claimed, not just read: on PostgreSQL with
-``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent tickers split the work; on SQLite
-writers are serialised by the database. A claim sets a short lease; a task that is
-lost lets its lease run out and the rows are claimed again.
+``manage.py run_due_work``. The ticker only COUNTS what is due, per (version, block),
+and hands out one unit of work per batch of 5,000: "move up to 5,000 due users at
+this block". The task claims the rows itself, inside the transaction that moves them
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent tasks split the rows; SQLite
+runs one writer at a time), so each user is written once. A unit handed out is
+remembered for a minute (a "slot" in the shared cache) so the next ticks do not hand
+it out again while it runs; a lost task's slot runs out and the rows are handed out
+again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import defaultdict
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.core.cache import cache
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from engine import loaders
+from engine import loaders, runner
 from engine.models import Enrollment, Project
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
-CLAIM_BATCH = 5000
-STALE_ARRIVAL = timedelta(seconds=15)
+SLOT_SECONDS = 60  # how long a handed-out batch is assumed to be running
 
 # A unit of work: (kind, arguments). Kinds map to tasks in engine/tasks.py.
 Work = tuple[str, tuple[Any, ...]]
 Dispatch = Callable[[str, tuple[Any, ...]], None]
 
 
-def _claim(q: Q, order: str, now: datetime, limit: int) -> list[tuple[int, int, str, str]]:
-    with transaction.atomic():
-        qs = (
-            Enrollment.objects.filter(q)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .order_by(order)
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        rows = list(qs.values_list("id", "version_id", "node", "state")[:limit])
-        if rows:
-            Enrollment.objects.filter(id__in=[r[0] for r in rows]).update(lease_until=now + LEASE)
-    return rows
+def _slots(kind: str, key: str, due: int, limit: int) -> list[str]:
+    """Cache keys of the batches of this due group that are not handed out already."""
+    keys = []
+    for number in range(math.ceil(due / limit)):
+        slot = f"journeys:due:{kind}:{key}:{number}"
+        if cache.add(slot, 1, timeout=SLOT_SECONDS):
+            keys.append(slot)
+    return keys
 
 
-def _group(rows: list[tuple[int, int, str, str]]) -> dict[tuple[int, str, str], list[int]]:
-    groups: dict[tuple[int, str, str], list[int]] = defaultdict(list)
-    for enrollment_id, version_id, node, state in rows:
-        groups[(version_id, node, state)].append(enrollment_id)
-    return groups
+def release(slot: str | None) -> None:
+    if slot:
+        cache.delete(slot)
 
 
 def start_scheduled(now: datetime) -> list[int]:
@@ -114,37 +108,34 @@ def due_entry_checks(now: datetime) -> list[int]:
     return due
 
 
-def collect(now: datetime, limit: int = CLAIM_BATCH) -> list[Work]:
-    """One pass over everything due now; each batch claimed. Returns the work to run."""
+def _grouped(q: Q, *fields: str) -> list[tuple[Any, ...]]:
+    return list(
+        Enrollment.objects.filter(q)
+        .values(*fields)
+        .annotate(n=Count("id"))
+        .values_list(*fields, "n")
+    )
+
+
+def collect(now: datetime, limit: int = runner.BATCH) -> list[Work]:
+    """One pass over everything due now. Returns the work to run, one unit per batch."""
     work: list[Work] = []
     start_scheduled(now)
+    time_outs = Enrollment.objects.filter(runner.timed_out(now)).count()
+    for slot in _slots("time_outs", "all", time_outs, limit):
+        work.append(("time_outs", (limit, slot)))
     running = Q(journey__status="live")
-    # A time-out waits while a timer due before it is still pending (after an outage, due
-    # work runs in time order: the user may have completed before the deadline).
-    timed_out = Q(state="active", deadline__lte=now) & (
-        Q(wake_at__isnull=True) | Q(wake_at__gte=F("deadline"))
-    )
-    for ids in _group(_claim(timed_out & running, "deadline", now, limit)).values():
-        work.append(("time_outs", (ids,)))
-    for (version_id, node, state), ids in _group(
-        _claim(
-            Q(state__in=["active", "candidate"], wake_at__lte=now) & running, "wake_at", now, limit
-        )
-    ).items():
-        if state == "candidate":
-            work.append(("activate", (ids,)))
-        else:
-            work.append(("wakes", (version_id, node, ids)))
-    for (version_id, node, _), ids in _group(
-        _claim(
-            Q(state="active", node_state="pending", node_entered_at__lte=now - STALE_ARRIVAL)
-            & running,
-            "node_entered_at",
-            now,
-            limit,
-        )
-    ).items():
-        work.append(("arrivals", (version_id, node, ids)))
+    wakes = Q(state="active", node_state="waiting", wake_at__lte=now) & running
+    for version_id, node, due in _grouped(wakes, "version_id", "node"):
+        for slot in _slots("wakes", f"{version_id}:{node}", due, limit):
+            work.append(("wakes", (version_id, node, limit, slot)))
+    candidates = Q(state="candidate", wake_at__lte=now) & running
+    for journey_id, due in _grouped(candidates, "journey_id"):
+        for slot in _slots("activate", str(journey_id), due, limit):
+            work.append(("activate", (journey_id, limit, slot)))
+    for version_id, node, due in _grouped(runner.stale_arrivals(now), "version_id", "node"):
+        for slot in _slots("arrivals", f"{version_id}:{node}", due, limit):
+            work.append(("arrivals", (version_id, node, limit, slot)))
     for journey_id in due_entry_checks(now):
         work.append(("entry_check", (journey_id,)))
     for project_id in due_daily_projects(now):
@@ -152,20 +143,13 @@ def collect(now: datetime, limit: int = CLAIM_BATCH) -> list[Work]:
     return work
 
 
-def tick(dispatch: Dispatch, *, budget_seconds: float = 0.8, now: datetime | None = None) -> int:
-    """Claim and dispatch due work until none is left or the time budget is spent."""
-    started = time.monotonic()
-    handed = 0
-    while True:
-        moment = now or timezone.now()
-        work = collect(moment)
-        for kind, args in work:
-            dispatch(kind, args)
-        handed += len(work)
-        if not work or time.monotonic() - started > budget_seconds or now is not None:
-            break
+def tick(dispatch: Dispatch, *, now: datetime | None = None) -> int:
+    """Hand out everything due now (work already handed out and running is not repeated)."""
+    work = collect(now or timezone.now())
+    for kind, args in work:
+        dispatch(kind, args)
     _deliver_due(now or timezone.now())
-    return handed
+    return len(work)
 
 
 def _deliver_due(now: datetime) -> None:

@@ -22,34 +22,34 @@ def run_entry_check(journey_id: int) -> int:
     return past_behaviour_entry(live, timezone.now())
 
 
-def run_inline(kind: str, args: tuple[Any, ...]) -> None:
-    from engine import daily, entries, runner
+def run_inline(kind: str, args: tuple[Any, ...]) -> int:
+    """Run one unit of work from the ticker here and now; frees its slot when done."""
+    from engine import daily, entries, runner, ticker
 
-    if kind == "time_outs":
-        runner.process_time_outs(*args)
-    elif kind == "wakes":
-        runner.process_wakes(*args)
-    elif kind == "arrivals":
-        runner.process_arrivals(*args)
-    elif kind == "activate":
-        entries.activate_candidates(*args)
-    elif kind == "entry_check":
-        run_entry_check(*args)
-    elif kind == "daily":
-        daily.run_daily_evaluations(*args)
-    else:
+    slot: str | None = None
+    try:
+        if kind == "time_outs":
+            limit, slot = args
+            return runner.process_time_outs(limit=limit)
+        if kind == "wakes":
+            version_id, node, limit, slot = args
+            return runner.process_wakes(version_id, node, limit=limit)
+        if kind == "arrivals":
+            version_id, node, limit, slot = args
+            return runner.process_stale_arrivals(version_id, node, limit=limit)
+        if kind == "activate":
+            journey_id, limit, slot = args
+            return entries.activate_candidates(journey_id=journey_id, limit=limit)
+        if kind == "entry_check":
+            return run_entry_check(*args)
+        if kind == "daily":
+            return sum(daily.run_daily_evaluations(*args).values())
         raise ValueError(f"Unknown work {kind!r}")
+    finally:
+        ticker.release(slot)
 
 
 def dispatch_to_celery(kind: str, args: tuple[Any, ...]) -> None:
     from engine import tasks
 
-    task = {
-        "time_outs": tasks.time_outs,
-        "wakes": tasks.wakes,
-        "arrivals": tasks.arrivals,
-        "activate": tasks.activate,
-        "entry_check": tasks.entry_check,
-        "daily": tasks.daily,
-    }[kind]
-    task.delay(*args)
+    tasks.due_work.delay(kind, list(args))

@@ -3,7 +3,7 @@
 About 1,000 users enter through ingest (so ``engine.process_events`` runs on the
 workers), wait 2 s, get a push, wait 1 s, get a webhook and complete. The ticker runs
 here, the moves run on the workers. Afterwards nothing is duplicated and nothing is
-left leased. PostgreSQL and Redis only (SKIP LOCKED and a shared broker); the workers
+left pending. PostgreSQL and Redis only (SKIP LOCKED and a shared broker); the workers
 get the Redis database ``JOURNEYS_TEST_REDIS_DB`` (default 13), which is flushed.
 """
 
@@ -90,12 +90,16 @@ def _redis_url() -> str:
 
 
 @pytest.fixture
-def broker() -> Iterator[str]:
-    """This process sends its tasks to the workers' Redis database (not memory://)."""
+def broker(settings: Any) -> Iterator[str]:
+    """This process sends its tasks to the workers' Redis database (not memory://) and
+    shares their cache (the ticker here hands out batches the workers hand back)."""
     import redis
 
     url = _redis_url()
     redis.Redis.from_url(url).flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
     conf = celery_app.conf
     _ = conf.broker_url  # load the lazy config first, or it overwrites what we set
     # The app reads Django settings under the CELERY_ namespace: plain keys would not win.
@@ -234,7 +238,7 @@ def test_two_real_workers_move_every_user_once_through_delays_and_messages(
         by_state,
         logs,
     )
-    assert not enrollments.filter(lease_until__isnull=False).exists()
+    assert not enrollments.filter(state="active", node_state="pending").exists()
 
     messages = Message.objects.filter(journey=journey)
     assert messages.count() == USERS * 2

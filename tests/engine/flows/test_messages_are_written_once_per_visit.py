@@ -87,16 +87,16 @@ def test_replaying_a_wake_for_a_user_who_moved_on_does_not_move_them(engine: Any
     assert engine.messages(journey) == []
 
 
-def test_a_lost_task_is_claimed_again_after_its_lease_and_sent_once(engine: Any) -> None:
+def test_a_lost_task_is_handed_out_again_after_a_minute_and_sent_once(engine: Any) -> None:
     journey = engine.publish(drip())
     engine.track("u1", "Start")
     engine.clock.shift(timedelta(minutes=21))
     with engine._capture(execute=True):
-        lost = ticker.collect(timezone.now())  # claimed, then the worker dies
+        lost = ticker.collect(timezone.now())  # handed out, then the worker dies
     assert lost
     with engine._capture(execute=True):
-        assert ticker.collect(timezone.now()) == []  # still leased
-    engine.advance(seconds=61)  # the lease ran out: claimed and run again
+        assert ticker.collect(timezone.now()) == []  # still assumed running
+    engine.advance(seconds=61)  # its slot ran out: handed out and run again
     assert len(engine.messages(journey, "p1")) == 1
     with engine._capture(execute=True):
         for kind, args in lost:  # the lost task shows up late after all
