@@ -1,0 +1,470 @@
+"""Past-behaviour conditions compiled to ONE SQL statement per batch of profiles.
+
+For every profile of the batch the statement returns what each condition observes: the
+number (and, when asked, the sum) of the matching events of the window for ``did`` and
+``did_not``, and the property value (as JSON) for ``profile``. The verdict is then made
+by the evaluator's own comparison code (``engine/conditions.py``), so only these
+observed values come back from the database, never the events themselves.
+
+Event ``where`` filters become SQL that reproduces ``engine/domain/filters.py`` exactly,
+on PostgreSQL (``jsonb``) and SQLite (JSON1); ``tests/engine/conditions`` checks the
+two against each other. Values are always bound parameters; property path segments are
+arbitrary strings, so they are bound too (PostgreSQL ``->``, SQLite ``json_each``) or
+quoted only when quoting is unambiguous (SQLite ``$."a"."b"`` for plain ASCII keys).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from engine.domain.blocks import Condition, DidCondition, ProfileCondition
+from engine.domain.filters import NEGATED_OPS, Filter, lookup
+from engine.models import Event, Profile
+from engine.sql import dt_param
+
+__all__ = ["BatchQuery", "Observation", "batch_query", "filter_sql", "observe"]
+
+# SQL text and its parameters, in order.
+Fragment = tuple[str, list[Any]]
+_FALSE: Fragment = ("FALSE", [])
+_ORDER_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _cat(*parts: str | Fragment) -> Fragment:
+    sql: list[str] = []
+    params: list[Any] = []
+    for part in parts:
+        if isinstance(part, str):
+            sql.append(part)
+        else:
+            sql.append(part[0])
+            params.extend(part[1])
+    return "".join(sql), params
+
+
+def _param(value: Any, cast: str = "") -> Fragment:
+    return "%s" + cast, [value]
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a filter value: bool, number, string or null."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"Filter values must be finite numbers, not {value!r}")
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    raise ValueError(f"Unsupported filter value {value!r}")
+
+
+def _json_scalar(value: Any) -> str:
+    """JSON text of a scalar for ``::jsonb``; an integral float is written as its exact
+    integer, since jsonb compares decimals and Python compares a float's exact value."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value)
+
+
+# -- a property looked up in a JSON column ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PgRef:
+    """``jsonb`` value at the path, SQL NULL when missing; ``->`` with a text key is NULL
+    on anything but an object, which is the lookup of the filter language."""
+
+    value: Fragment
+
+    def _typeof(self) -> Fragment:
+        return _cat("jsonb_typeof(", self.value, ")")
+
+    def _text(self) -> Fragment:
+        return _cat("(", self.value, " #>> '{}')")
+
+    def present(self) -> Fragment:
+        return _cat(self._typeof(), " <> 'null'")
+
+    def equals(self, value: Any) -> Fragment:
+        kind = _kind(value)
+        if kind == "string":
+            return _cat(
+                "(", self._typeof(), " = 'string' AND ", self._text(), " = ", _param(value), ")"
+            )
+        if kind == "null":
+            return _FALSE
+        return _cat("(", self.value, " = ", _param(_json_scalar(value), "::jsonb"), ")")
+
+    def order(self, op: str, value: Any) -> Fragment:
+        kind = _kind(value)
+        if kind == "number":
+            # jsonb orders two numbers by value (numeric, exact).
+            right = _param(_json_scalar(value), "::jsonb")
+            return _cat("(", self._typeof(), " = 'number' AND ", self.value, f" {op} ", right, ")")
+        if kind == "string":
+            # "C" compares UTF-8 bytes, i.e. code points.
+            text = _cat(self._text(), ' COLLATE "C"')
+            return _cat(
+                "(", self._typeof(), " = 'string' AND ", text, f" {op} ", _param(value), ")"
+            )
+        return _FALSE
+
+    def contains(self, value: Any) -> Fragment:
+        kind = _kind(value)
+        element = "[" + (json.dumps(value) if kind == "string" else _json_scalar(value)) + "]"
+        in_array = _cat(self.value, " @> ", _param(element, "::jsonb"))
+        if kind == "string":
+            return _cat(
+                "(CASE ", self._typeof(),
+                " WHEN 'string' THEN strpos(", self._text(), ", ", _param(value), ") > 0",
+                " WHEN 'array' THEN ", in_array, " ELSE FALSE END)",
+            )  # fmt: skip
+        return _cat("(", self._typeof(), " = 'array' AND ", in_array, ")")
+
+    def starts_with(self, value: str) -> Fragment:
+        return _cat(
+            "(",
+            self._typeof(),
+            " = 'string' AND starts_with(",
+            self._text(),
+            ", ",
+            _param(value),
+            "))",
+        )
+
+    def ends_with(self, value: str) -> Fragment:
+        return _cat(
+            "(", self._typeof(), " = 'string' AND right(", self._text(), ", char_length(",
+            _param(value), ")) = ", _param(value), ")",
+        )  # fmt: skip
+
+    def number(self) -> Fragment:
+        return _cat("CASE WHEN ", self._typeof(), " = 'number' THEN (", self.value, ")::float8 END")
+
+
+@dataclass(frozen=True)
+class _SqliteRef:
+    """``json_type`` (NULL when missing) and SQL value (JSON text for arrays/objects)."""
+
+    type: Fragment
+    value: Fragment
+
+    def present(self) -> Fragment:
+        return _cat(self.type, " <> 'null'")
+
+    def _typed(self, kind: str) -> Fragment:
+        if kind == "string":
+            return _cat(self.type, " = 'text'")
+        return _cat(self.type, " IN ('integer', 'real')")
+
+    def equals(self, value: Any) -> Fragment:
+        kind = _kind(value)
+        if kind == "bool":
+            return _cat(self.type, " = 'true'" if value else " = 'false'")
+        if kind == "null":
+            return _FALSE
+        return _cat("(", self._typed(kind), " AND ", self.value, " = ", _param(value), ")")
+
+    def order(self, op: str, value: Any) -> Fragment:
+        kind = _kind(value)
+        if kind not in ("number", "string"):
+            return _FALSE
+        # Text compares with the BINARY collation: UTF-8 bytes, i.e. code points.
+        return _cat("(", self._typed(kind), " AND ", self.value, f" {op} ", _param(value), ")")
+
+    def contains(self, value: Any) -> Fragment:
+        kind = _kind(value)
+        if kind == "bool":
+            element: Fragment = ("j.type = 'true'" if value else "j.type = 'false'", [])
+        elif kind == "null":
+            element = ("j.type = 'null'", [])
+        else:
+            typed = "j.type = 'text'" if kind == "string" else "j.type IN ('integer', 'real')"
+            element = _cat(typed, " AND j.atom = ", _param(value))
+        # CASE, not AND: json_each() must never see a value that is not JSON text.
+        in_array = _cat(
+            "EXISTS (SELECT 1 FROM json_each(", self.value, ") AS j WHERE ", element, ")"
+        )
+        if kind == "string":
+            return _cat(
+                "(CASE ", self.type, " WHEN 'text' THEN instr(", self.value, ", ", _param(value),
+                ") > 0 WHEN 'array' THEN ", in_array, " ELSE FALSE END)",
+            )  # fmt: skip
+        return _cat("(CASE ", self.type, " WHEN 'array' THEN ", in_array, " ELSE FALSE END)")
+
+    def starts_with(self, value: str) -> Fragment:
+        return _cat(
+            "(", self.type, " = 'text' AND substr(", self.value, ", 1, length(", _param(value),
+            ")) = ", _param(value), ")",
+        )  # fmt: skip
+
+    def ends_with(self, value: str) -> Fragment:
+        return _cat(
+            "(", self.type, " = 'text' AND (length(", _param(value), ") = 0 OR substr(",
+            self.value, ", -length(", _param(value), ")) = ", _param(value), "))",
+        )  # fmt: skip
+
+    def number(self) -> Fragment:
+        return _cat("CASE WHEN ", self._typed("number"), " THEN ", self.value, " END")
+
+
+def _plain(key: str) -> bool:
+    """A key SQLite's ``$."key"`` path reads the same in every version: printable ASCII
+    without quotes or backslashes (escaped keys compare raw in SQLite < 3.45)."""
+    return all(" " <= ch <= "~" and ch not in '"\\' for ch in key)
+
+
+def _sqlite_path(parts: Sequence[str]) -> str:
+    return "$" + "".join(f'."{part}"' for part in parts)
+
+
+def _sqlite_ref(doc: Fragment, parts: Sequence[str]) -> _SqliteRef:
+    plain = _plain_prefix(parts)
+    if plain == len(parts):
+        path = _param(_sqlite_path(parts))
+        return _SqliteRef(
+            _cat("json_type(", doc, ", ", path, ")"), _cat("json_extract(", doc, ", ", path, ")")
+        )
+    if plain:
+        path = _param(_sqlite_path(parts[:plain]))
+        doc = _cat(
+            "(CASE WHEN json_type(", doc, ", ", path, ") = 'object' THEN json_extract(",
+            doc, ", ", path, ") END)",
+        )  # fmt: skip
+
+    # Any other key: json_each() yields each member's decoded key, compared as a bound text
+    # (array members have integer keys and never equal it; a scalar has a NULL key).
+    def member(column: str) -> Fragment:
+        return _cat(
+            f"(SELECT j.{column} FROM json_each(", doc, ") AS j WHERE j.key = ",
+            _param(parts[plain]), ")",
+        )  # fmt: skip
+
+    ref = _SqliteRef(member("type"), member("value"))
+    rest = parts[plain + 1 :]
+    if not rest:
+        return ref
+    nested = _cat("(CASE WHEN ", ref.type, " = 'object' THEN ", ref.value, " END)")
+    return _sqlite_ref(nested, rest)
+
+
+def _plain_prefix(parts: Sequence[str]) -> int:
+    plain = 0
+    while plain < len(parts) and _plain(parts[plain]):
+        plain += 1
+    return plain
+
+
+def _pg_value(doc: str, parts: Sequence[str]) -> Fragment:
+    value: Fragment = (doc, [])
+    for part in parts:
+        value = _cat(value, " -> ", _param(part, "::text"))
+    return _cat("(", value, ")")
+
+
+def _ref(doc: str, path: str, vendor: str) -> _PgRef | _SqliteRef:
+    parts = path.split(".")
+    if vendor == "postgresql":
+        return _PgRef(_pg_value(doc, parts))
+    return _sqlite_ref((doc, []), parts)
+
+
+def _positive(op: str, ref: _PgRef | _SqliteRef, value: Any) -> Fragment:
+    if op == "eq":
+        sql = ref.equals(value)
+    elif op in _ORDER_SQL:
+        sql = ref.order(_ORDER_SQL[op], value)
+    elif op == "in":
+        if not isinstance(value, list | tuple) or not value:
+            return _FALSE
+        ors = [ref.equals(item) for item in value]
+        sql = _cat("(", *[p for i, f in enumerate(ors) for p in ((" OR ", f) if i else (f,))], ")")
+    elif op == "contains":
+        sql = ref.contains(value)
+    elif op in ("starts_with", "ends_with"):
+        if not isinstance(value, str):
+            return _FALSE
+        sql = ref.starts_with(value) if op == "starts_with" else ref.ends_with(value)
+    elif op == "exists":
+        sql = ref.present()
+    else:
+        raise ValueError(f"Unknown filter operator {op!r}")
+    # Missing or mismatched values give NULL or FALSE above; either way, no match.
+    return _cat("COALESCE(", sql, ", FALSE)")
+
+
+def filter_sql(f: Filter, doc: str, vendor: str | None = None) -> Fragment:
+    """A filter on the JSON column ``doc`` as a boolean SQL expression (never NULL)."""
+    ref = _ref(doc, f.property, vendor or connection.vendor)
+    base = NEGATED_OPS.get(f.op)
+    if base is not None:
+        return _cat("(NOT ", _positive(base, ref, f.value), ")")
+    return _positive(f.op, ref, f.value)
+
+
+# -- the batch statement ---------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    """What one condition saw for one profile."""
+
+    count: int = 0
+    total: float | None = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class _Column:
+    """Where a condition's observations are in a result row."""
+
+    count: int | None = None
+    total: int | None = None
+    value: int | None = None
+    rest: str = ""  # a path still to look up in Python in the returned value
+
+
+@dataclass(frozen=True)
+class BatchQuery:
+    sql: str
+    params: list[Any]
+    columns: tuple[_Column, ...]
+
+
+def _ids(column: str, ids: Sequence[int], vendor: str) -> Fragment:
+    if vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+def batch_query(
+    conditions: Sequence[Condition],
+    *,
+    since: datetime,
+    now: datetime,
+    profile_ids: Sequence[int],
+    vendor: str | None = None,
+) -> BatchQuery:
+    """One statement: a row per profile of ``profile_ids`` found in the database.
+
+    The batch's events of the window are read once, by an index scan on the profile id
+    (``event_profile_name_ts`` or ``event_profile_ts``), and aggregated per profile: one
+    ``FILTER (WHERE name AND where)`` aggregate per distinct count or sum. (Computing each
+    ``where`` once per event behind a fence measured slower: it casts every row's sum
+    property.) The profiles are joined to that, so a profile without events has a row.
+    """
+    vendor = vendor or connection.vendor
+    q = connection.ops.quote_name
+    properties = q("properties")
+    selected: list[Fragment] = [("p.id", [])]
+    aggregates: dict[tuple[str, str], tuple[Fragment, int]] = {}
+    names: list[str] = []
+    columns: list[_Column] = []
+
+    def aggregate(fragment: Fragment) -> int:
+        key = (fragment[0], json.dumps(fragment[1], default=str))
+        if key not in aggregates:
+            aggregates[key] = (_cat(fragment, f" AS a{len(aggregates)}"), len(selected))
+            selected.append((f"a.a{len(aggregates) - 1}", []))
+        return aggregates[key][1]
+
+    for condition in conditions:
+        if isinstance(condition, ProfileCondition):
+            parts = condition.filter.property.split(".")
+            rest = ""
+            if vendor == "postgresql":
+                value = _cat("(", _pg_value(f"p.{properties}", parts), ")::text")
+            else:
+                # `->` returns JSON text; keys a path cannot spell are looked up in Python.
+                plain = _plain_prefix(parts)
+                value = (f"p.{properties}", [])
+                if plain:
+                    value = _cat(value, " -> ", _param(_sqlite_path(parts[:plain])))
+                rest = ".".join(parts[plain:])
+            columns.append(_Column(value=len(selected), rest=rest))
+            selected.append(value)
+            continue
+        if condition.event not in names:
+            names.append(condition.event)
+        where = _cat(
+            f"e.{q('name')} = ",
+            _param(condition.event),
+            *[
+                piece
+                for f in condition.where
+                for piece in (" AND ", filter_sql(f, f"e.{properties}", vendor))
+            ],
+        )
+        count = aggregate(_cat("count(*) FILTER (WHERE ", where, ")"))
+        total = None
+        if isinstance(condition, DidCondition) and condition.sum is not None:
+            number = _ref(f"e.{properties}", condition.sum.property, vendor).number()
+            # SQLite's total() is a float sum that never overflows, like the evaluator's.
+            function = "sum" if vendor == "postgresql" else "total"
+            total = aggregate(_cat(f"{function}(", number, ") FILTER (WHERE ", where, ")"))
+        columns.append(_Column(count=count, total=total))
+
+    pieces: list[str | Fragment] = ["SELECT "]
+    for i, fragment in enumerate(selected):
+        pieces += [", " if i else "", fragment]
+    pieces.append(f" FROM {q(Profile._meta.db_table)} AS p")
+    if aggregates:
+        pieces.append(" LEFT JOIN (SELECT e.profile_id")
+        for fragment, _ in aggregates.values():
+            pieces += [", ", fragment]
+        pieces += [
+            f" FROM {q(Event._meta.db_table)} AS e WHERE ",
+            _ids("e.profile_id", profile_ids, vendor),
+            f" AND e.{q('name')} IN (" + ", ".join(["%s"] * len(names)) + ")",
+            ("", names),
+            " AND e.ts >= ",
+            _param(dt_param(since)),
+            " AND e.ts <= ",
+            _param(dt_param(now)),
+            " GROUP BY e.profile_id) AS a ON a.profile_id = p.id",
+        ]
+    pieces += [" WHERE ", _ids("p.id", profile_ids, vendor)]
+    sql, params = _cat(*pieces)
+    return BatchQuery(sql, params, tuple(columns))
+
+
+def observe(
+    conditions: Sequence[Condition],
+    *,
+    since: datetime,
+    now: datetime,
+    profile_ids: Sequence[int],
+) -> dict[int, list[Observation]]:
+    """Profile id -> one observation per condition, for every profile id given."""
+    if not profile_ids or not conditions:
+        return {pid: [Observation() for _ in conditions] for pid in profile_ids}
+    query = batch_query(conditions, since=since, now=now, profile_ids=profile_ids)
+
+    def blank() -> list[Observation]:
+        return [Observation(total=None if c.total is None else 0.0) for c in query.columns]
+
+    out = {pid: blank() for pid in profile_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, query.params)
+        rows = cursor.fetchall()
+    for row in rows:
+        for observation, column in zip(out[row[0]], query.columns, strict=True):
+            if column.count is not None:
+                observation.count = int(row[column.count] or 0)
+            if column.total is not None:
+                observation.total = float(row[column.total] or 0.0)
+            if column.value is not None:
+                text = row[column.value]
+                value: Any = None if text is None else json.loads(text)
+                observation.value = lookup(value, column.rest) if column.rest else value
+    return out
