@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern, URLResolver
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from stats.routing import websocket_urlpatterns as stats_websockets
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*stats_websockets]
