@@ -170,6 +170,8 @@ class Bench:
                 str(concurrency),
                 "--hostname",
                 f"{name}-{os.getpid()}@127.0.0.1",
+                "--queues",
+                "celery,delivery",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

@@ -156,8 +156,9 @@ def enroll(
         )
         if first is None and not version.has_goals:
             runner.exit_ids(ids, Enrollment.ExitReason.COMPLETED, now)
-    if first is not None and settled is None and run_arrivals:
-        runner.process_arrivals(version.id, first, ids)
+        if first is not None and settled is None and run_arrivals:
+            # In the entry's transaction: entering and passing the first blocks commit once.
+            runner.process_arrivals(version.id, first, ids, now)
     # Users who entered also "qualified for" the entry block, for Journey Trigger entries.
     runner.qualified_for(version, {entry.id: [pid for _, pid in inserted]}, now)
     return ids

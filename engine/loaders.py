@@ -100,6 +100,9 @@ class TriggerIndex:
     past_behaviour_entries: list[LiveJourney] = field(default_factory=list)
     # (source journey id as str, block id) -> journeys whose entry is a Journey Trigger on it.
     journey_triggers: dict[tuple[str, str], list[LiveJourney]] = field(default_factory=dict)
+    # Whether any version of a running journey reads a profile date (Date Time entry or
+    # block): only then do profile updates need the engine's attention.
+    profile_dates: bool = False
 
 
 _lock = threading.Lock()
@@ -158,4 +161,15 @@ def _build(project_id: int, generation: int) -> TriggerIndex:
             index.past_behaviour_entries.append(live)
         elif isinstance(entry, JourneyTriggerBlock):
             index.journey_triggers.setdefault((str(entry.journey), entry.node), []).append(live)
+    from builder.models import JourneyVersion
+
+    # Older versions still followed by users count too (their Date Time blocks wait on dates).
+    version_ids = JourneyVersion.objects.filter(journey_id__in=list(index.journeys)).values_list(
+        "id", flat=True
+    )
+    index.profile_dates = bool(index.date_time_entries) or any(
+        isinstance(block, DateTimeBlock)
+        for vid in version_ids
+        for block in version(vid).definition.nodes.values()
+    )
     return index

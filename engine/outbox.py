@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.db import transaction
 from engine import loaders
 from engine.domain import MessageBlock, render
 from engine.models import Event, Message, Profile
+from engine.sql import dt_param, insert_returning, json_param
 
 if TYPE_CHECKING:
     from engine.runner import Row
@@ -140,7 +142,8 @@ def write(
     profiles = Profile.objects.in_bulk([r.profile_id for r in rows])
     event_ids = {r.trigger_event_id for r in rows if r.trigger_event_id}
     events = Event.objects.in_bulk(list(event_ids)) if event_ids else {}
-    messages = []
+    now_p = dt_param(now)
+    rows_out = []
     for row in rows:
         profile = profiles[row.profile_id]
         event = events.get(row.trigger_event_id) if row.trigger_event_id else None
@@ -149,39 +152,52 @@ def write(
             status, error = Message.Status.QUEUED, ""
         except Exception as exc:  # a template that fails for this profile must not block others
             rendered, status, error = {}, Message.Status.FAILED, f"Rendering failed: {exc}"
-        messages.append(
-            Message(
-                project_id=row.project_id,
-                journey_id=row.journey_id,
-                enrollment_id=row.id,
-                profile_id=row.profile_id,
-                node=block.id,
-                visit=row.visit,
-                channel=block.channel,
-                status=status,
-                rendered=rendered,
-                error=error,
-                created_at=now,
-                next_attempt_at=now if status == Message.Status.QUEUED else None,
+        rows_out.append(
+            (
+                row.project_id,
+                row.journey_id,
+                row.id,
+                row.profile_id,
+                block.id,
+                row.visit,
+                block.channel,
+                status,
+                0,
+                json_param(rendered),
+                error,
+                now_p,
+                None,
+                now_p if status == Message.Status.QUEUED else None,
+                json_param({}),
             )
         )
-    Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=2000)
-    keys = [(r.id, r.visit) for r in rows]
-    transaction.on_commit(lambda: _dispatch(block.id, keys))
+    inserted = insert_returning(
+        Message._meta.db_table,
+        MESSAGE_COLUMNS,
+        rows_out,
+        # Unique per (enrollment, block, visit): a replayed move writes no second message.
+        conflict="(enrollment_id, node, visit) DO NOTHING",
+        returning="id, status",
+        types=MESSAGE_TYPES,
+    )
+    queued = [message_id for message_id, status in inserted if status == Message.Status.QUEUED]
+    if queued:
+        transaction.on_commit(partial(_dispatch, queued))
 
 
-def _dispatch(node: str, keys: list[tuple[int, int]]) -> None:
-    from django.db.models import Q
+MESSAGE_COLUMNS = [
+    "project_id", "journey_id", "enrollment_id", "profile_id", "node", "visit", "channel",
+    "status", "attempts", "rendered", "error", "created_at", "sent_at", "next_attempt_at",
+    "delivery",
+]  # fmt: skip
+MESSAGE_TYPES = [
+    "bigint", "bigint", "bigint", "bigint", "text", "integer", "text",
+    "text", "integer", "jsonb", "text", "timestamptz", "timestamptz", "timestamptz",
+    "jsonb",
+]  # fmt: skip
 
+
+def _dispatch(message_ids: list[int]) -> None:
     from engine import delivery
 
-    if not keys:
-        return
-    enrollment_ids = [k[0] for k in keys]
-    ids = list(
-        Message.objects.filter(
-            Q(enrollment_id__in=enrollment_ids), node=node, status=Message.Status.QUEUED
-        ).values_list("id", flat=True)
-    )
-    if ids:
-        delivery.dispatch(ids)
+    delivery.dispatch(message_ids)

@@ -17,7 +17,11 @@ def on_events_stored(*, project_id: int, event_ids: list[int], **_: Any) -> None
 
 @receiver(signals.profiles_changed)
 def on_profiles_changed(*, project_id: int, profile_ids: list[int], **_: Any) -> None:
-    tasks.profiles_changed.delay(project_id, profile_ids)
+    from engine import loaders
+
+    # Profile data matters to running journeys only through Date Time entries and blocks.
+    if loaders.trigger_index(project_id).profile_dates:
+        tasks.profiles_changed.delay(project_id, profile_ids)
 
 
 @receiver(journey_changed)

@@ -37,7 +37,7 @@ from engine.domain import (
     ReferrerEntryBlock,
 )
 from engine.models import Enrollment, Profile, Step
-from engine.sql import server_cursor
+from engine.sql import dt_param, insert_returning, json_param, server_cursor
 
 log = logging.getLogger(__name__)
 
@@ -103,31 +103,45 @@ def load_rows(filter_q: Q, *, order: str = "id", limit: int | None = None) -> li
 # --- moves -----------------------------------------------------------------------------
 
 
+STEP_COLUMNS = [
+    "enrollment_id", "journey_id", "version_number", "profile_id", "node", "visit",
+    "entered_at", "left_at", "outcome", "detail",
+]  # fmt: skip
+STEP_TYPES = [
+    "bigint", "bigint", "integer", "bigint", "text", "integer",
+    "timestamptz", "timestamptz", "text", "jsonb",
+]  # fmt: skip
+
+
 def record_steps(
     version: loaders.Version,
     rows: Iterable[Row],
     outcomes: Mapping[int, tuple[str, dict[str, Any]]],
     now: datetime,
 ) -> None:
-    Step.objects.bulk_create(
+    now_p = dt_param(now)
+    insert_returning(
+        Step._meta.db_table,
+        STEP_COLUMNS,
         [
-            Step(
-                enrollment_id=row.id,
-                journey_id=row.journey_id,
-                version_number=version.number,
-                profile_id=row.profile_id,
-                node=row.node,
-                visit=row.visit,
-                entered_at=row.node_entered_at or now,
-                left_at=now,
-                outcome=outcomes[row.id][0],
-                detail=outcomes[row.id][1],
+            (
+                row.id,
+                row.journey_id,
+                version.number,
+                row.profile_id,
+                row.node,
+                row.visit,
+                dt_param(row.node_entered_at or now),
+                now_p,
+                outcomes[row.id][0],
+                json_param(outcomes[row.id][1]),
             )
             for row in rows
             if row.id in outcomes
         ],
-        ignore_conflicts=True,  # a replayed move writes nothing twice
-        batch_size=2000,
+        conflict="(enrollment_id, node, visit) DO NOTHING",  # a replayed move writes nothing twice
+        returning="id",
+        types=STEP_TYPES,
     )
 
 
@@ -608,7 +622,8 @@ def process_arrivals(
     while pending and hops < MAX_HOPS:
         hops += 1
         current, current_ids = pending.pop()
-        with transaction.atomic():
+        # Inside a caller's transaction (an entry) this joins it: one commit, no savepoint.
+        with transaction.atomic(savepoint=False):
             now = timezone.now() if now is None or hops > 1 else now
             rows = load_rows(
                 Q(

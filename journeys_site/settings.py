@@ -193,6 +193,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Sends wait on networks; they get their own queue (and, under `make run`, their own
+# worker) so a slow provider never delays users moving through journeys.
+CELERY_TASK_ROUTES = {"engine.deliver_messages": {"queue": "delivery"}}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 # A handful of fixed ticks; never a row per journey or user.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "engine.heartbeat", "schedule": 5.0},

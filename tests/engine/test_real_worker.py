@@ -157,6 +157,8 @@ def _start_workers(
                     "2",
                     "--hostname",
                     f"test-worker{n}-{os.getpid()}@127.0.0.1",
+                    "--queues",
+                    "celery,delivery",
                     "--without-gossip",
                     "--without-mingle",
                 ],

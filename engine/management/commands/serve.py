@@ -53,27 +53,9 @@ class Command(BaseCommand):
             ),
         ]
         if not options["no_worker"]:
-            specs.append(
-                (
-                    "worker",
-                    [
-                        python,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "journeys_site",
-                        "worker",
-                        "--loglevel",
-                        "INFO",
-                        "--concurrency",
-                        str(options["concurrency"]),
-                        "--hostname",
-                        f"journeys-{os.getpid()}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ],
-                )
-            )
+            # The engine's worker, and one for sends (their own queue: see CELERY_TASK_ROUTES).
+            specs.append(("worker", _worker(python, "journeys", options["concurrency"], "celery")))
+            specs.append(("delivery", _worker(python, "journeys-delivery", 1, "delivery")))
         if not options["no_scheduler"]:
             specs.append(
                 (
@@ -132,6 +114,14 @@ class Command(BaseCommand):
         _terminate(processes)
         if exit_code:
             raise SystemExit(exit_code)
+
+
+def _worker(python: str, name: str, concurrency: int, queues: str) -> list[str]:
+    return [
+        python, "-m", "celery", "-A", "journeys_site", "worker", "--loglevel", "INFO",
+        "--concurrency", str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h",
+        "--without-gossip", "--without-mingle", "--queues", queues,
+    ]  # fmt: skip
 
 
 def _pump(name: str, stream: IO[str] | None) -> None:
