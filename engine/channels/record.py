@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from engine.channels import Result
 
 logger = logging.getLogger(__name__)
 
-outbox: list[dict[str, Any]] = []
+# The newest recorded messages only: a long-running dev worker must not grow without bound.
+outbox: deque[dict[str, Any]] = deque(maxlen=10_000)
 _file_lock = threading.Lock()
 
 
