@@ -102,4 +102,4 @@ def test_record_backends_skip_when_there_is_no_address(
     assert after is not None
     assert after.status == Message.Status.SKIPPED
     assert after.error == reason
-    assert record_backend.outbox == []
+    assert not record_backend.outbox
