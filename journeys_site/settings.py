@@ -185,7 +185,11 @@ else:
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis: one task at a time per process, so a crash loses nothing that was not started.
+# Embedded broker: Celery's loop for it applies acks only every 2 seconds, so a small
+# prefetch would throttle the worker to 2 tasks per 2 s; its messages leave the folder
+# when fetched anyway, and lost work is found again by the ticker's sweeps.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1 if REDIS_URL else 64
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
