@@ -91,7 +91,8 @@ def _insert_unnest(
     types: Sequence[str],
 ) -> list[tuple[Any, ...]]:
     assert len(types) == len(columns)
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    # %b: binary parameters (psycopg), so no array element is escaped into text.
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT {conflict} RETURNING {returning}"
