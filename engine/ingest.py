@@ -55,6 +55,16 @@ class ProfileRecord:
     properties: dict[str, Any] | None = None
 
 
+# JSON can carry what the databases cannot store only through these tokens: NaN and
+# Infinity, and \u escapes for NUL and for (lone) surrogates. A body without any of them
+# needs no per-value check.
+_SUSPECT_TOKENS = re.compile(rb"NaN|Infinity|\\u(?:0000|[dD][89a-fA-F])")
+
+
+def needs_value_check(body: bytes) -> bool:
+    return _SUSPECT_TOKENS.search(body) is not None
+
+
 def decode_body(body: bytes, *, max_bytes: int) -> Any:
     if len(body) > max_bytes:
         raise IngestError(
@@ -125,6 +135,7 @@ def _string(
     *,
     max_length: int,
     required: bool,
+    deep: bool = True,
 ) -> str | None:
     value = item.get(key)
     if value is None:
@@ -140,14 +151,14 @@ def _string(
     if len(value) > max_length:
         errors.append(error(index, key, f'"{key}" is longer than {max_length} characters.'))
         return None
-    if not _storable_text(value):
+    if deep and not _storable_text(value):
         errors.append(error(index, key, f'"{key}" holds a NUL character or invalid Unicode.'))
         return None
     return value
 
 
 def _properties(
-    item: dict[str, Any], index: int, errors: list[dict[str, Any]]
+    item: dict[str, Any], index: int, errors: list[dict[str, Any]], *, deep: bool = True
 ) -> dict[str, Any] | None:
     value = item.get("properties", {})
     if value is None:
@@ -155,7 +166,7 @@ def _properties(
     if not isinstance(value, dict):
         errors.append(error(index, "properties", '"properties" must be a JSON object.'))
         return None
-    if not _check_json(value):
+    if deep and not _check_json(value):
         errors.append(
             error(
                 index,
@@ -186,7 +197,11 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed
 
 
-def parse_events(payload: Any, *, now: datetime, max_items: int) -> list[EventRecord]:
+def parse_events(
+    payload: Any, *, now: datetime, max_items: int, deep: bool = True
+) -> list[EventRecord]:
+    """``deep=False`` skips the per-value storability check, for a body that
+    ``needs_value_check`` cleared."""
     items = _batch(payload, "events", max_items)
     errors: list[dict[str, Any]] = []
     records: list[EventRecord] = []
@@ -196,12 +211,14 @@ def parse_events(payload: Any, *, now: datetime, max_items: int) -> list[EventRe
             continue
         before = len(errors)
         client_id = _string(
-            item, "id", index, errors, max_length=MAX_CLIENT_ID_LENGTH, required=False
+            item, "id", index, errors, max_length=MAX_CLIENT_ID_LENGTH, required=False, deep=deep
         )
         profile_id = _string(
-            item, "profile_id", index, errors, max_length=MAX_ID_LENGTH, required=True
+            item, "profile_id", index, errors, max_length=MAX_ID_LENGTH, required=True, deep=deep
         )
-        name = _string(item, "name", index, errors, max_length=MAX_NAME_LENGTH, required=True)
+        name = _string(
+            item, "name", index, errors, max_length=MAX_NAME_LENGTH, required=True, deep=deep
+        )
         ts = now
         if item.get("ts") is not None:
             try:
@@ -217,7 +234,7 @@ def parse_events(payload: Any, *, now: datetime, max_items: int) -> list[EventRe
                             '"ts" is more than 24 hours in the future; check the client clock.',
                         )
                     )
-        properties = _properties(item, index, errors)
+        properties = _properties(item, index, errors, deep=deep)
         if len(errors) == before:
             assert profile_id is not None
             assert name is not None

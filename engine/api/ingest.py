@@ -18,6 +18,7 @@ from engine.ingest import (
     IngestError,
     decode_body,
     error,
+    needs_value_check,
     parse_events,
     parse_identify,
     parse_profiles,
@@ -117,8 +118,12 @@ class EventsIngestView(IngestView):
         "Events with an `id` already stored for the project count as `duplicates` and are not stored again.",
     )
     def post(self, request: Request) -> Response:
+        payload = self.payload(request)
         records = parse_events(
-            self.payload(request), now=timezone.now(), max_items=settings.INGEST_MAX_ITEMS
+            payload,
+            now=timezone.now(),
+            max_items=settings.INGEST_MAX_ITEMS,
+            deep=needs_value_check(request.body),
         )
         result = services.events_ingest(project=self.project(request), records=records)
         return Response(
