@@ -44,18 +44,18 @@ def _admissible(
     ``later`` is for candidates, who enter some time from now: only the once-ever rule
     applies then; "not in the journey at this moment" is checked when they enter.
     """
-    history = dict(
+    history: dict[int, int] = {}
+    active: set[int] = set()
+    for profile_id, stays, now_in in (
         Enrollment.objects.filter(journey_id=live.journey_id, profile_id__in=profile_ids)
         .exclude(state__in=[CANDIDATE, Enrollment.State.CANCELLED])
         .values("profile_id")
-        .annotate(n=Count("id"))
-        .values_list("profile_id", "n")
-    )
-    active = set(
-        Enrollment.objects.filter(
-            journey_id=live.journey_id, profile_id__in=profile_ids, state=ACTIVE
-        ).values_list("profile_id", flat=True)
-    )
+        .annotate(n=Count("id"), active=Count("id", filter=Q(state=ACTIVE)))
+        .values_list("profile_id", "n", "active")
+    ):
+        history[profile_id] = stays
+        if now_in:
+            active.add(profile_id)
     allow_reentry = live.version.definition.settings.allow_reentry
     allowed = [
         pid

@@ -54,7 +54,8 @@ def process_project_events(project_id: int, events: list[Event]) -> None:
     # it can start a new entry (so an entry's own trigger never meets its goal).
     _in_flight(project_id, events, now)
     entered = _entries(project_id, events, now)
-    if entered:
+    # Only a profile with more events in this batch can have done something after entering.
+    if entered and len({e.profile_id for e in events}) < len(events):
         # The batch's later events (by event time) apply to the users it just brought in:
         # "added to cart, then bought" sent together still meets the goal.
         _in_flight(project_id, events, now, just_entered=entered)
