@@ -11,7 +11,16 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import delivery_admin  # noqa: F401  (registers MessageAdmin)
-from engine.models import Event, Heartbeat, Membership, Profile, ProfileAlias, Project
+from engine.models import (
+    Enrollment,
+    Event,
+    Heartbeat,
+    Membership,
+    Profile,
+    ProfileAlias,
+    Project,
+    Step,
+)
 
 
 class MembershipInline(admin.TabularInline[Membership, Project]):
@@ -42,13 +51,52 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     list_filter = ["project"]
     # Support staff search by the external id, email or phone the customer gives them.
     search_fields = ["=external_id", "email", "phone"]
-    readonly_fields = ["created_at", "updated_at", "aliases_list", "recent_events"]
+    readonly_fields = ["created_at", "updated_at", "aliases_list", "journeys", "recent_events"]
     list_select_related = ["project"]
     show_full_result_count = False
 
     @admin.display(description="Also known as")
     def aliases_list(self, profile: Profile) -> Any:
         return format_html_join(", ", "{}", ((a.alias,) for a in profile.aliases.all())) or "-"
+
+    @admin.display(description="Journeys (newest 20 stays, with the last steps and why)")
+    def journeys(self, profile: Profile) -> Any:
+        stays = (
+            Enrollment.objects.filter(profile=profile)
+            .exclude(state=Enrollment.State.CANCELLED)
+            .select_related("journey", "version")
+            .order_by("-id")[:20]
+        )
+        steps: dict[int, list[Step]] = {}
+        for step in Step.objects.filter(enrollment__in=[e.pk for e in stays]).order_by("-id")[:200]:
+            steps.setdefault(step.enrollment_id, []).append(step)
+        rows = format_html_join(
+            "",
+            "<tr><td>{} (v{})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    e.journey.name,
+                    e.version.number,
+                    e.state,
+                    e.node if e.state != Enrollment.State.EXITED else "-",
+                    e.entered_at.strftime("%Y-%m-%d %H:%M:%S") if e.entered_at else "-",
+                    f"{e.exit_reason} at {e.exit_node}" if e.exit_reason else "-",
+                    "; ".join(
+                        f"{st.node}: {st.outcome} {json.dumps(st.detail)[:120]}"
+                        for st in reversed(steps.get(e.pk, [])[:5])
+                    ),
+                )
+                for e in stays
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Journey</th><th>State</th><th>At block</th><th>Entered</th>"
+            "<th>Exit</th><th>Last steps (path, what the condition saw)</th></tr>{}</table>"
+            "<p>Full timeline: <code>GET /api/v1/profiles/{}/timeline?project={}</code></p>",
+            rows,
+            profile.external_id,
+            profile.project_id,
+        )
 
     @admin.display(description="Recent events (newest 50)")
     def recent_events(self, profile: Profile) -> Any:
