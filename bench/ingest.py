@@ -120,25 +120,19 @@ def setup_django(bench_url: str, var_dir: str) -> None:
     django.setup()
 
 
-def start_daphne(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "journeys_site.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def start_daphne(port: int, env: dict[str, str], processes: int) -> list[subprocess.Popen[bytes]]:
+    """``processes`` daphne processes on one listening socket, the way ``make run`` serves."""
+    from journeys_site import webserver
+
+    sock = webserver.listening_socket("127.0.0.1", port)
+    servers = [
+        webserver.start_daphne(
+            sock, env=env, cwd=ROOT, verbosity=0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(processes)
+    ]
+    sock.close()  # the children hold it
+    return servers
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -277,6 +271,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=4, choices=range(1, 9))
+    parser.add_argument(
+        "--web-processes", type=int, default=2, help="daphne processes on one socket (make run: 2)"
+    )
     parser.add_argument("--database", default="journeys_bench", help="scratch database name")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
@@ -294,7 +291,7 @@ def main() -> None:
 
     print(f"Creating database {args.database!r} and migrating ...", flush=True)
     recreate_database(admin_url, args.database)
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="journeys-bench-") as var_dir:
             setup_django(bench_url, var_dir)
@@ -312,8 +309,9 @@ def main() -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             env = {**os.environ, "DATABASE_URL": bench_url, "JOURNEYS_VAR_DIR": var_dir}
-            server = start_daphne(port, env)
-            wait_until_up(base, server)
+            servers = start_daphne(port, env, args.web_processes)
+            for one in servers:
+                wait_until_up(base, one)
             # One warm-up batch (not counted): imports, connections, caches.
             warm = make_events(BATCH, seed=99)[0]
             httpx.post(
@@ -328,7 +326,7 @@ def main() -> None:
 
             print(
                 f"Sending {args.events:,} events in {len(bodies)} batches of {BATCH} from "
-                f"{args.threads} threads to daphne on {base} ...",
+                f"{args.threads} threads to {args.web_processes} daphne process(es) on {base} ...",
                 flush=True,
             )
             seconds, accepted, duplicates = send_all(
@@ -349,8 +347,9 @@ def main() -> None:
             copy_seconds = copy_rows(bench_url, copy_project.pk, args.events)
             copy_rate = args.events / copy_seconds
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
+        for server in servers:
             try:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -367,7 +366,7 @@ def main() -> None:
     ratio = api_rate / copy_rate
     print()
     print(
-        f"API ingest (daphne, {args.threads} client threads): {api_rate:>10,.0f} events/s "
+        f"API ingest ({args.web_processes} daphne, {args.threads} client threads): {api_rate:>10,.0f} events/s "
         f"({args.events:,} in {seconds:.2f} s)"
     )
     print(

@@ -18,6 +18,8 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from journeys_site import webserver
+
 GRACE_SECONDS = 10
 
 
@@ -32,25 +34,23 @@ class Command(BaseCommand):
             type=int,
             default=int(os.environ.get("JOURNEYS_WORKER_CONCURRENCY", "2")),
         )
+        parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=int(os.environ.get("JOURNEYS_WEB_PROCESSES", "2")),
+            help="daphne processes sharing the listening socket",
+        )
         parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
         parser.add_argument("--no-scheduler", action="store_true", help="do not start Celery beat")
 
     def handle(self, *args: Any, **options: Any) -> None:
         python = sys.executable
+        # One listening socket, accepted on by every web process (journeys_site/webserver.py).
+        sock = webserver.listening_socket(options["host"], options["port"])
+        web = options["web_processes"]
         specs: list[tuple[str, list[str]]] = [
-            (
-                "web",
-                [
-                    python,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    options["host"],
-                    "-p",
-                    str(options["port"]),
-                    "journeys_site.asgi:application",
-                ],
-            ),
+            (f"web{n + 1}" if web > 1 else "web", webserver.daphne_command(sock, python=python))
+            for n in range(web)
         ]
         if not options["no_worker"]:
             # The engine's worker, and one for sends (their own queue: see CELERY_TASK_ROUTES).
@@ -95,6 +95,7 @@ class Command(BaseCommand):
                 stderr=subprocess.STDOUT,
                 text=True,
                 bufsize=1,
+                pass_fds=(sock.fileno(),) if name.startswith("web") else (),
             )
             processes[name] = proc
             threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
