@@ -9,7 +9,7 @@ it one of its own)::
         .venv/bin/python bench/engine.py [--users 100000] [--only a,b,c,d]
 
 (a) users/s through a non-sending block: N users at a due delay moved by
-    ``runner.process_wakes`` in batches of 5,000, vs one ``engine.wakes`` task per user
+    ``runner.process_wakes`` in batches of 5,000, vs one Celery task per user (``bench.naive_wake``)
     (``apply``, in process, on a sample), extrapolated. Goals >= 20,000/s and >= 20x.
 (b) N users whose delay ends in the same second, moved by a real ``celery worker
     --concurrency 2`` fed by a ticker process (a loop calling ``ticker.tick``, timed):
@@ -408,10 +408,26 @@ def at_node(journey_id: int, node: str) -> int:
 # --- (a) --------------------------------------------------------------------------------------
 
 
+def naive_wake_task() -> Any:
+    """The naive design's task: move ONE user (a Celery task per user), with the same
+    options as the engine's tasks, run in-process with .apply()."""
+    from engine import runner
+    from engine.tasks import TASK_OPTIONS
+    from journeys_site.celery import app
+
+    @app.task(name="bench.naive_wake", **TASK_OPTIONS)
+    def naive_wake(version_id: int, node: str, ids: list[int]) -> int:
+        return runner.process_wakes(version_id, node, ids)
+
+    return naive_wake
+
+
 def part_a(ctx: dict[str, Any], users: int) -> None:
     from django.utils import timezone
 
-    from engine import runner, tasks
+    from engine import runner
+
+    naive_wake = naive_wake_task()
     from engine.models import Step
 
     print(f"\n(a) users/s through a non-sending block (delay -> delay), {users:,} users; {load()}")
@@ -445,7 +461,7 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
 
     t0 = time.perf_counter()
     for enrollment_id in sample:
-        tasks.wakes.apply(args=(version_id, "wait", [enrollment_id]))
+        naive_wake.apply(args=(version_id, "wait", [enrollment_id]))
     naive_s = time.perf_counter() - t0
     naive_rate = len(sample) / naive_s
     left = at_node(journey_id, "wait")
@@ -454,7 +470,7 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
         f"    batched (process_wakes x {BATCH:,}): {users:,} in {batched_s:.2f}s = {rate:,.0f} users/s"
     )
     print(
-        f"    naive   (one engine.wakes task per user, .apply, sample {len(sample):,}): "
+        f"    naive   (one Celery task per user, .apply, sample {len(sample):,}): "
         f"{naive_s:.2f}s = {naive_rate:,.0f} users/s -> {users:,} would take {users / naive_rate:,.0f}s"
     )
     print(

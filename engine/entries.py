@@ -71,7 +71,6 @@ def enroll(
     now: datetime,
     *,
     detail: Mapping[int, dict[str, Any]] | None = None,
-    run_arrivals: bool = True,
 ) -> list[int]:
     """Enter profiles (profile id -> triggering event id) into a live journey.
 
@@ -156,7 +155,7 @@ def enroll(
         )
         if first is None and not version.has_goals:
             runner.exit_ids(ids, Enrollment.ExitReason.COMPLETED, now)
-        if first is not None and settled is None and run_arrivals:
+        if first is not None and settled is None:
             # In the entry's transaction: entering and passing the first blocks commit once.
             runner.process_arrivals(version.id, first, ids, now)
     # Users who entered also "qualified for" the entry block, for Journey Trigger entries.

@@ -68,14 +68,6 @@ def due_work(kind: str, args: list[Any]) -> int:
     return run_inline(kind, tuple(args))
 
 
-@shared_task(name="engine.wakes", **TASK_OPTIONS)
-def wakes(version_id: int, node: str, ids: list[int]) -> int:
-    """Move these users whose timer at ``node`` came due (kept for callers with ids)."""
-    from engine.runner import process_wakes
-
-    return process_wakes(version_id, node, ids)
-
-
 @shared_task(name="engine.tick", ignore_result=True, acks_late=False)
 def tick() -> None:
     """Beat runs this every second: claim what is due and hand it to the tasks above."""
