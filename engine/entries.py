@@ -265,16 +265,16 @@ def cancel_candidates(
     qs = Enrollment.objects.filter(
         journey_id=journey_id, profile_id__in=profile_ids, state=CANDIDATE
     )
-    cancelled = 0
+    cancel = []
     for enrollment_id, profile_id, context in qs.values_list("id", "profile_id", "context"):
         started = (context or {}).get("first_event_at")
         ts = (event_ts or {}).get(profile_id)
         if started and ts is not None and ts.isoformat() < started:
             continue  # the 'not' event happened before the first event: it does not count
-        cancelled += Enrollment.objects.filter(id=enrollment_id, state=CANDIDATE).update(
-            state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
-        )
-    return cancelled
+        cancel.append(enrollment_id)
+    return Enrollment.objects.filter(id__in=cancel, state=CANDIDATE).update(
+        state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
+    )
 
 
 def inaction_candidates(
@@ -333,18 +333,22 @@ def schedule_date_time(
         with transaction.atomic():
             # A changed property moves the candidate's time; a removed one cancels it.
             existing = dict(
-                Enrollment.objects.filter(
-                    journey_id=live.journey_id,
-                    state=CANDIDATE,
-                    profile_id__in=[p for p, _ in chunk],
+                runner.locked(
+                    Enrollment.objects.filter(
+                        journey_id=live.journey_id,
+                        state=CANDIDATE,
+                        profile_id__in=[p for p, _ in chunk],
+                    )
                 ).values_list("profile_id", "id")
             )
-            for pid, (target, _, context) in list(wakes.items()):
-                if pid in existing:
-                    Enrollment.objects.filter(id=existing[pid], state=CANDIDATE).update(
-                        wake_at=target, context=context, revision=F("revision") + 1
-                    )
-                    del wakes[pid]
+            runner.set_timers(
+                {
+                    existing[pid]: (target, context)
+                    for pid, (target, _, context) in wakes.items()
+                    if pid in existing
+                }
+            )
+            wakes = {pid: wake for pid, wake in wakes.items() if pid not in existing}
             stale = [existing[p] for p in drop if p in existing]
             if stale:
                 Enrollment.objects.filter(id__in=stale, state=CANDIDATE).update(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from engine import entries, loaders, runner
@@ -76,24 +76,26 @@ def profiles_changed(
         profile_id__in=profile_ids,
         state=Enrollment.State.ACTIVE,
         node_state=Enrollment.NodeState.WAITING,
-    ).values_list("id", "version_id", "node", "profile_id", "context")
-    properties: dict[int, dict[str, object]] | None = None
-    for enrollment_id, version_id, node, profile_id, context in waiting:
-        block = loaders.version(version_id).definition.nodes.get(node)
-        if not isinstance(block, DateTimeBlock):
-            continue
-        if properties is None:
-            properties = dict(
-                Profile.objects.filter(id__in=profile_ids).values_list("id", "properties")
+    )
+    with transaction.atomic():
+        rows = [
+            row
+            for row in runner.locked(waiting).values_list(
+                "id", "version_id", "node", "profile_id", "context"
             )
-        target = runner.date_time_target(block, properties.get(profile_id) or {})
-        if target is None:
-            continue  # keep the time it was scheduled with; a removed property does not strand anyone
-        if target.isoformat() != (context or {}).get("target"):
-            Enrollment.objects.filter(
-                id=enrollment_id, node_state=Enrollment.NodeState.WAITING
-            ).update(
-                wake_at=max(target, now),
-                context={"target": target.isoformat()},
-                revision=F("revision") + 1,
-            )
+            if isinstance(loaders.version(row[1]).definition.nodes.get(row[2]), DateTimeBlock)
+        ]
+        if not rows:
+            return
+        properties = dict(
+            Profile.objects.filter(id__in=profile_ids).values_list("id", "properties")
+        )
+        timers = {}
+        for enrollment_id, version_id, node, profile_id, context in rows:
+            block = loaders.version(version_id).definition.nodes[node]
+            assert isinstance(block, DateTimeBlock)
+            target = runner.date_time_target(block, properties.get(profile_id) or {})
+            # A removed property keeps the time it was scheduled with: nobody is stranded.
+            if target is not None and target.isoformat() != (context or {}).get("target"):
+                timers[enrollment_id] = (max(target, now), {"target": target.isoformat()})
+        runner.set_timers(timers)

@@ -87,6 +87,11 @@ class Row:
 Outcome = tuple[str | None, dict[str, Any]]
 
 
+def locked(qs: Any) -> Any:
+    """Lock the rows for this transaction, skipping rows another worker holds."""
+    return _locked(qs)
+
+
 def _locked(qs: Any) -> Any:
     if connection.features.has_select_for_update_skip_locked:
         return qs.select_for_update(skip_locked=True, of=("self",))
@@ -414,6 +419,7 @@ def _date_time_arrive(
         Profile.objects.filter(id__in=[r.profile_id for r in rows]).values_list("id", "properties")
     )
     no: dict[int, Outcome] = {}
+    timers: dict[int, tuple[datetime, dict[str, Any]]] = {}
     for row in rows:
         target = date_time_target(block, properties.get(row.profile_id) or {})
         if target is None:
@@ -427,13 +433,21 @@ def _date_time_arrive(
                 {"property": block.property, "at": target.isoformat(), "reason": "already past"},
             )
         else:
-            Enrollment.objects.filter(id=row.id).update(
-                node_state=WAITING,
-                wake_at=target,
-                context={"target": target.isoformat()},
-                revision=F("revision") + 1,
-            )
+            timers[row.id] = (target, {"target": target.isoformat()})
+    set_timers(timers, node_state=WAITING)
     return leave(version, [r for r in rows if r.id in no], no, now) if no else {}
+
+
+def set_timers(timers: Mapping[int, tuple[datetime, dict[str, Any]]], **fields: Any) -> None:
+    """Give each enrollment its own wake time and context: one UPDATE for the batch."""
+    if not timers:
+        return
+    Enrollment.objects.bulk_update(
+        [Enrollment(id=i, wake_at=at, context=context) for i, (at, context) in timers.items()],
+        ["wake_at", "context"],
+        batch_size=2000,
+    )
+    Enrollment.objects.filter(id__in=list(timers)).update(revision=F("revision") + 1, **fields)
 
 
 # --- PostgreSQL: one statement per batch -------------------------------------------------
