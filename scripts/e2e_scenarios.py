@@ -226,6 +226,51 @@ check(
 )
 check("re-entry: entry 2", stats(jx)["summary"]["entry"] == 2, stats(jx)["summary"])
 
+# 6a. Past Behaviour entry: spent at least $300 in the last week -> enters at publish
+ev("pb1", "Charged", amount=200)
+ev("pb1", "Charged", amount=150)
+ev("pb2", "Charged", amount=100)
+time.sleep(1)
+jpb = journey(
+    "Big spenders",
+    {
+        "entry": {
+            "id": "entry",
+            "type": "past_behaviour",
+            "window_days": 7,
+            "conditions": [
+                {
+                    "kind": "did",
+                    "event": "Charged",
+                    "sum": {"property": "amount", "op": "gte", "value": 300},
+                }
+            ],
+        },
+        "nodes": [{"id": "d", "type": "delay", "duration": "PT30S"}],
+        "edges": [{"from": "entry", "to": "d"}],
+    },
+)
+check(
+    "past_behaviour entry: pb1 in, pb2 not", wait_for(lambda: occ(jpb)["total"] == 1, 5), occ(jpb)
+)
+
+# 6b. Page Count entry: third page view in a session
+jpc = journey(
+    "Browsers",
+    {
+        "entry": {"id": "entry", "type": "page_count", "count": {"op": "gte", "value": 3}},
+        "nodes": [{"id": "d", "type": "delay", "duration": "PT30S"}],
+        "edges": [{"from": "entry", "to": "d"}],
+    },
+)
+time.sleep(1)
+for n in range(2):
+    ev("pc1", "Page Viewed", url=f"https://shop.example.com/{n}", session_id="s9")
+time.sleep(1.5)
+check("page_count: not after two pages", occ(jpc)["total"] == 0, occ(jpc))
+ev("pc1", "Page Viewed", url="https://shop.example.com/3", session_id="s9")
+check("page_count: enters on the third", wait_for(lambda: occ(jpc)["total"] == 1, 4), occ(jpc))
+
 # 6. Pause / resume / stop
 jz = journey(
     "Pause",
