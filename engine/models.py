@@ -389,3 +389,27 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.node} -> {self.profile_id} ({self.status})"
+
+
+class PendingEvents(models.Model):
+    """Events stored by one ingest request and not yet processed by the engine.
+
+    Written in the ingest transaction; a task claims every committed row of a project
+    (SKIP LOCKED), processes their events as one batch and deletes the rows in the same
+    transaction. A lost task leaves the rows for the ticker's sweep, so no event is
+    ever left unprocessed.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_ids = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [
+            # Claims: WHERE project_id = p ORDER BY id; sweep: ORDER BY created_at.
+            models.Index(fields=["project", "id"], name="pending_events_project"),
+            models.Index(fields=["created_at"], name="pending_events_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{len(self.event_ids)} event(s) of project {self.project_id}"

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from engine import signals
 from engine.ingest import EventRecord, IdentifyRecord, ProfileRecord, merge_properties
-from engine.models import Event, Membership, Profile, ProfileAlias, Project
+from engine.models import Event, Membership, PendingEvents, Profile, ProfileAlias, Project
 from engine.sql import dt_param, insert_returning, json_param
 
 
@@ -150,6 +150,10 @@ def events_ingest(*, project: Project, records: Sequence[EventRecord]) -> Ingest
         )
         event_ids = sorted(row[0] for row in inserted)
         if event_ids:
+            # The engine's to-do, committed with the events (engine/pending.py).
+            PendingEvents.objects.create(
+                project=project, event_ids=event_ids, created_at=timezone.now()
+            )
             transaction.on_commit(
                 partial(
                     signals.events_stored.send,

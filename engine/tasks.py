@@ -44,6 +44,14 @@ def process_events(event_ids: list[int]) -> None:
     run(event_ids)
 
 
+@shared_task(name="engine.process_pending", **TASK_OPTIONS)
+def process_pending(project_id: int) -> int:
+    """Process every event the project's ingest requests left pending, as one batch."""
+    from engine.pending import process_pending as run
+
+    return run(project_id)
+
+
 @shared_task(name="engine.profiles_changed", **TASK_OPTIONS)
 def profiles_changed(project_id: int, profile_ids: list[int]) -> None:
     from engine.lifecycle import profiles_changed as run

@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from engine import loaders, runner
+from engine import loaders, pending, runner
 from engine.models import Enrollment, Project
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,9 @@ def collect(now: datetime, limit: int = runner.BATCH) -> list[Work]:
     for version_id, node, due in _grouped(runner.stale_arrivals(now), "version_id", "node"):
         for slot in _slots("arrivals", f"{version_id}:{node}", due, limit):
             work.append(("arrivals", (version_id, node, limit, slot)))
+    for project_id in pending.stale_projects(now):
+        if cache.add(pending.slot(project_id), 1, timeout=pending.SLOT_SECONDS):
+            work.append(("pending", (project_id,)))
     for journey_id in due_entry_checks(now):
         work.append(("entry_check", (journey_id,)))
     for project_id in due_daily_projects(now):

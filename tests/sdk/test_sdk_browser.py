@@ -47,11 +47,21 @@ T = TypeVar("T")
 
 def wait_for(fn: Callable[[], T], timeout: float = 5.0, step: float = 0.05) -> T:
     """Poll ``fn`` until it returns something truthy (or the time is up); return its last value."""
+    from django.db import OperationalError
+
     deadline = time.monotonic() + timeout
     while True:
-        result = fn()
+        try:
+            result = fn()
+        except OperationalError as exc:
+            # SQLite's in-memory test database is shared with the live server's thread
+            # through a shared cache, whose table locks fail at once instead of waiting:
+            # a read that meets the server's insert simply polls again.
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            result = None  # type: ignore[assignment]
         if result or time.monotonic() >= deadline:
-            return result
+            return result  # type: ignore[return-value]
         time.sleep(step)
 
 
