@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import inspect
-import os
 import shutil
 import threading
 import time
@@ -23,14 +22,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.browser import launch_chromium
+
 SDK_FILE = Path(__file__).resolve().parents[2] / "static" / "sdk" / "journeys.js"
 
 # The same pre-load stub docs/sdk.md tells customers to paste.
@@ -70,27 +63,7 @@ def wait_for(fn: Callable[[], T], timeout: float = 5.0, step: float = 0.05) -> T
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop on this thread, which makes Django
-    # believe it is in async code and refuse ORM calls (also the test database's
-    # teardown). The test itself is synchronous, so allow it while the browser lives.
-    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield b
-            finally:
-                b.close()
-    finally:
-        if saved is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
+    yield from launch_chromium()
 
 
 @pytest.fixture
