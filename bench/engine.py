@@ -33,7 +33,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
+
+from common import free_port, recreate_database, with_db  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "journeys_bench_engine"
@@ -66,32 +67,6 @@ GOAL_C_P99 = 1.0
 def fail(message: str) -> None:
     print(f"bench/engine.py: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def conninfo(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def with_db(url: str, name: str) -> str:
-    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
-
-
-def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ratio(a: float, b: float) -> str:

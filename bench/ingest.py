@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,11 +31,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 import httpx
 import psycopg
-from psycopg import sql
+from common import conninfo, free_port, recreate_database, with_db  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 1000
@@ -48,31 +47,6 @@ GOAL_RATIO = 0.1
 def fail(message: str) -> None:
     print(f"bench/ingest.py: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def server_url(database_url: str, dbname: str) -> str:
-    parts = urlparse(database_url)
-    return urlunparse(parts._replace(path=f"/{dbname}"))
-
-
-def conninfo(url: str) -> str:
-    # psycopg takes postgres:// and postgresql:// URLs as they are.
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_events(count: int, seed: int = 7) -> list[bytes]:
@@ -286,8 +260,8 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL", "")
     if urlparse(database_url).scheme not in {"postgres", "postgresql"}:
         fail("needs DATABASE_URL=postgres://... (the benchmark measures PostgreSQL)")
-    admin_url = server_url(database_url, "postgres")
-    bench_url = server_url(database_url, args.database)
+    admin_url = with_db(database_url, "postgres")
+    bench_url = with_db(database_url, args.database)
 
     print(f"Creating database {args.database!r} and migrating ...", flush=True)
     recreate_database(admin_url, args.database)
