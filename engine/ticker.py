@@ -155,10 +155,15 @@ def tick(dispatch: Dispatch, *, now: datetime | None = None) -> int:
     return len(work)
 
 
+# New messages are dispatched when their move commits; the tick only picks up retries
+# that came due and dispatches that were lost, so it looks a few seconds back.
+DELIVERY_SWEEP_GRACE = timedelta(seconds=5)
+
+
 def _deliver_due(now: datetime) -> None:
     from engine import delivery
 
-    ids = delivery.due_message_ids(now, 1000)
+    ids = delivery.due_message_ids(now - DELIVERY_SWEEP_GRACE, 1000)
     if ids:
         delivery.dispatch(ids)
 

@@ -249,3 +249,19 @@ def test_a_send_already_in_flight_when_cancelled_is_recorded_as_sent(
 
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
+
+
+def test_the_tick_redispatches_only_messages_overdue_by_a_few_seconds(
+    make_message: MakeMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New messages are dispatched when their move commits; the tick must not send them
+    to the workers a second time, only lost dispatches and retries that came due."""
+    from engine import ticker
+
+    dispatched: list[int] = []
+    monkeypatch.setattr(delivery, "dispatch", lambda ids: dispatched.extend(ids))
+    fresh = make_message("webhook", HOOK)
+    lost = make_message("webhook", HOOK, next_attempt_at=timezone.now() - timedelta(seconds=30))
+    ticker._deliver_due(timezone.now())
+    assert dispatched == [lost.pk]
+    assert fresh.pk not in dispatched
