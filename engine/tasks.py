@@ -37,13 +37,6 @@ def _on_worker_ready(**_: object) -> None:
     record_heartbeat()
 
 
-@shared_task(name="engine.process_events", **TASK_OPTIONS)
-def process_events(event_ids: list[int]) -> None:
-    from engine.events import process_events as run
-
-    run(event_ids)
-
-
 @shared_task(name="engine.process_pending", **TASK_OPTIONS)
 def process_pending(project_id: int) -> int:
     """Process every event the project's ingest requests left pending, as one batch."""
