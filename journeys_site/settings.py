@@ -149,6 +149,7 @@ if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured("REDIS_URL must be redis://, rediss:// or unix://")
 
 BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT: str | None = None  # None: the broker URL's scheme decides
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
@@ -166,6 +167,8 @@ else:
     # machine (web, worker, scheduler) reads and writes.
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's filesystem channel with atomic writes and claims (see journeys_site/broker.py).
+    CELERY_BROKER_TRANSPORT = "journeys_site.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),

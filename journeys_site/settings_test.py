@@ -19,3 +19,4 @@ if DATABASE_IS_POSTGRES:  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": "test_journeys_" + os.environ.get("JOURNEYS_TEST_DB", "main")
     }
+CELERY_BROKER_TRANSPORT = None  # the URL's scheme (memory) decides

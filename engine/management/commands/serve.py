@@ -1,8 +1,10 @@
 """``manage.py serve``: run web + websockets (daphne), the Celery worker and its scheduler.
 
 One process supervises the three: their output is prefixed with their name, SIGINT or
-SIGTERM stops all of them (TERM, then KILL after a grace period), and if one dies the
-others are stopped too, so nothing is left half-running.
+SIGTERM stops all of them (TERM, then KILL after a grace period). A process that dies is
+started again (work it had taken is found again by the engine's ticker); one that dies
+more than CRASH_LIMIT times within CRASH_WINDOW seconds stops everything, so a broken
+setup fails loudly instead of looping forever.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from journeys_site import webserver
 
 GRACE_SECONDS = 10
+CRASH_LIMIT = 5
+CRASH_WINDOW = 60.0
 
 
 class Command(BaseCommand):
@@ -87,7 +91,7 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-        for name, command in specs:
+        def start(name: str, command: list[str]) -> None:
             proc = subprocess.Popen(
                 command,
                 env=env,
@@ -100,16 +104,30 @@ class Command(BaseCommand):
             processes[name] = proc
             threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
 
+        commands = dict(specs)
+        for name, command in specs:
+            start(name, command)
+
         exit_code = 0
+        crashes: dict[str, list[float]] = {name: [] for name in commands}
         while not stopping.is_set():
-            for name, proc in processes.items():
-                if proc.poll() is not None:
+            for name, proc in list(processes.items()):
+                if proc.poll() is None or stopping.is_set():
+                    continue
+                now = time.monotonic()
+                recent = [t for t in crashes[name] if now - t < CRASH_WINDOW] + [now]
+                crashes[name] = recent
+                if len(recent) > CRASH_LIMIT:
                     sys.stdout.write(
-                        f"{name:>9} | exited with code {proc.returncode}; stopping everything\n"
+                        f"{name:>9} | exited with code {proc.returncode} {len(recent)} times "
+                        f"in {CRASH_WINDOW:.0f} s; stopping everything\n"
                     )
                     exit_code = 1
                     stopping.set()
                     break
+                sys.stdout.write(f"{name:>9} | exited with code {proc.returncode}; restarting\n")
+                sys.stdout.flush()
+                start(name, commands[name])
             stopping.wait(0.5)
 
         _terminate(processes)
