@@ -76,7 +76,7 @@ def test_an_unreadable_message_file_is_dropped_and_the_next_one_is_delivered(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # (A queue name of its own: kombu keeps bindings per process, not per folder.)
-    (tmp_path / "0_bad.other.msg").write_text("")
+    (tmp_path / "0000000000000_bad.other.msg").write_text("")
     with _connection(tmp_path) as conn:
         queue = conn.SimpleQueue("other")
         queue.put({"n": 1})
@@ -84,8 +84,8 @@ def test_an_unreadable_message_file_is_dropped_and_the_next_one_is_delivered(
         assert message.payload == {"n": 1}
         message.ack()
         queue.close()
-    assert "unreadable broker message 0_bad.other.msg" in caplog.text
-    assert not (tmp_path / "0_bad.other.msg").exists()
+    assert "unreadable broker message 0000000000000_bad.other.msg" in caplog.text
+    assert not (tmp_path / "0000000000000_bad.other.msg").exists()
 
 
 def test_binding_queues_from_two_processes_keeps_both(tmp_path: Path) -> None:
