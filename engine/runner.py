@@ -511,8 +511,12 @@ def _target_assignments(
     return sql + "node_state = 'waiting', wake_at = %s", [*params, settled["wake_at"]], None
 
 
+_LIVE_JOIN = "JOIN builder_journey j ON j.id = e.journey_id AND j.status = 'live'"
+
+
 def _move_all(
     *,
+    live_join: str = _LIVE_JOIN,
     due_where: str,
     due_params: list[Any],
     set_sql: str,
@@ -531,8 +535,8 @@ def _move_all(
         WITH due AS (
             SELECT e.id, e.profile_id, e.journey_id, e.version_id, e.node, e.visit,
                    e.node_entered_at, e.context
-            FROM {enrollment} e JOIN builder_journey j ON j.id = e.journey_id
-            WHERE {due_where} AND j.status = 'live'
+            FROM {enrollment} e {live_join}
+            WHERE {due_where}
             ORDER BY {order} LIMIT %s
             FOR UPDATE OF e SKIP LOCKED
         ), moved AS (
@@ -559,8 +563,13 @@ def _move_all(
         *detail_params,
     ]
     with server_cursor() as cursor:
+        # The batch is a few thousand rows: each is found again by its key, never by
+        # hashing or sorting the whole table (which the planner may pick on small tables).
+        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+        rows = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
+        return rows
 
 
 def _due_ids(ids: Sequence[int] | None) -> tuple[str, list[Any]]:
@@ -577,11 +586,15 @@ def _wake_fast(
     set_sql, set_params, pending_at = _target_assignments(version, node, branch, now)
     id_sql, id_params = _due_ids(ids)
     moved = _move_all(
+        # One journey: its status is read once (not joined per row), so the claim walks
+        # the due index in wake_at order and stops at the batch size.
+        live_join="",
         due_where=(
             f"{id_sql}e.version_id = %s AND e.node = %s AND e.state = 'active' "
-            "AND e.node_state = 'waiting' AND e.wake_at <= %s"
+            "AND e.node_state = 'waiting' AND e.wake_at <= %s AND "
+            "(SELECT j.status FROM builder_journey j WHERE j.id = %s) = 'live'"
         ),
-        due_params=[*id_params, version.id, node, now],
+        due_params=[*id_params, version.id, node, now, version.journey_id],
         set_sql=set_sql,
         set_params=set_params,
         step_version="%s",

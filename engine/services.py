@@ -262,8 +262,9 @@ def _move_journey_history(source: Profile, target: Profile) -> None:
             wake_at=None,
             revision=F("revision") + 1,
         )
-    Enrollment.objects.filter(profile=source).update(profile=target)
-    Step.objects.filter(profile=source).update(profile=target)
+    stays = list(Enrollment.objects.filter(profile=source).values_list("id", flat=True))
+    Enrollment.objects.filter(id__in=stays).update(profile=target)
+    Step.objects.filter(enrollment_id__in=stays).update(profile=target)
     Message.objects.filter(profile=source).update(profile=target)
 
 
