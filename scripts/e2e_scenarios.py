@@ -2,8 +2,9 @@
 
 Usage: python scripts/e2e_scenarios.py http://127.0.0.1:8000 <marketer token>
 Publishes short journeys (seconds) and checks entries, branches, re-entry, Date Time,
-Journey Trigger, web segments, Inaction, pause/resume/stop and the stats figures, the way
-a client would see them. Exits 1 if any check fails.
+Journey Trigger, web segments, Inaction, pause/resume/stop, goals, time-outs and the stats
+figures (attribution by block), the way a client would see them. Exits 1 if any check
+fails.
 """
 
 import sys
@@ -304,6 +305,52 @@ check("stop: everyone exits", r.json()["status"] == "stopped" and occ(jz)["total
 msgs = c.get(f"/api/v1/journeys/{jz}/messages", headers=H).json()["results"]
 check(
     "messages endpoint lists the push once", len(msgs) == 1 and msgs[0]["channel"] == "push", msgs
+)
+
+# 8. Goal and time-out attribution: a goal met at the delay, one met at the last block
+# (users who finish the path wait there for the goal), one timed out there.
+jg = journey(
+    "Goal",
+    {
+        "settings": {"conversion_time": "PT5S"},
+        "entry": {"id": "entry", "type": "action", "event": "GS"},
+        "nodes": [
+            {"id": "d", "type": "delay", "duration": "PT1S"},
+            {"id": "m", "type": "push", "title": "t", "body": "b"},
+        ],
+        "edges": [{"from": "entry", "to": "d"}, {"from": "d", "to": "m"}],
+        "goals": [{"id": "bought", "type": "action", "event": "Bought"}],
+    },
+)
+time.sleep(1)
+for pid in ("g1", "g2", "g3"):
+    ev(pid, "GS")
+time.sleep(0.3)
+ev("g1", "Bought")
+check(
+    "goal: g2 and g3 reach the last block and wait there",
+    wait_for(lambda: occ(jg)["nodes"].get("m") == 2, 4),
+    occ(jg),
+)
+ev("g3", "Bought")
+check(
+    "time-out: g2 times out at the last block",
+    wait_for(lambda: stats(jg)["summary"]["time_out"] == 1, 8),
+    stats(jg),
+)
+sg = stats(jg)
+check(
+    "goal attribution: summary",
+    sg["summary"]
+    == {"entry": 3, "goal_met": 2, "time_out": 1, "completed": None, "conversion_pct": 66.67},
+    sg["summary"],
+)
+check(
+    "goal attribution: by block",
+    (sg["nodes"]["d"]["goal_met"], sg["nodes"]["m"]["goal_met"], sg["nodes"]["m"]["time_out"])
+    == (1, 1, 1)
+    and occ(jg)["total"] == 0,
+    sg["nodes"],
 )
 print("FAILURES:", fails)
 sys.exit(1 if fails else 0)

@@ -6,6 +6,7 @@ temporary folder), as ``make run`` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,6 +67,7 @@ def test_serve_restarts_a_dead_worker_and_stops_everything_on_sigterm(tmp_path: 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: a failed test leaves nothing behind
     )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(serve.stdout or []), daemon=True).start()
@@ -96,6 +98,6 @@ def test_serve_restarts_a_dead_worker_and_stops_everything_on_sigterm(tmp_path: 
         for pid in children:
             _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10, f"{pid} to end")
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)
+        serve.wait()
