@@ -540,17 +540,19 @@ def _move_all(
             ORDER BY {order} LIMIT %s
             FOR UPDATE OF e SKIP LOCKED
         ), moved AS (
+            -- The claimed rows by primary key (an array, not a join the planner could
+            -- answer by hashing the whole table); the steps read their old values in due.
             UPDATE {enrollment} e SET {set_sql}, revision = e.revision + 1
-            FROM due WHERE e.id = due.id
-            RETURNING due.*
+            WHERE e.id = ANY(ARRAY(SELECT id FROM due))
+            RETURNING e.id
         ), steps AS (
             INSERT INTO {Step._meta.db_table} ({_STEP_COLUMNS})
             SELECT due.id, due.journey_id, {step_version}, due.profile_id, due.node, due.visit,
                    COALESCE(due.node_entered_at, %s), %s, %s, {detail_sql}
-            FROM moved AS due
+            FROM due JOIN moved ON moved.id = due.id
             ON CONFLICT (enrollment_id, node, visit) DO NOTHING
         )
-        SELECT id, profile_id, node FROM moved
+        SELECT due.id, due.profile_id, due.node FROM due JOIN moved ON moved.id = due.id
     """
     params = [
         *due_params,
@@ -563,13 +565,8 @@ def _move_all(
         *detail_params,
     ]
     with server_cursor() as cursor:
-        # The batch is a few thousand rows: each is found again by its key, never by
-        # hashing or sorting the whole table (which the planner may pick on small tables).
-        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(sql, params)
-        rows = [tuple(row) for row in cursor.fetchall()]
-        cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
-        return rows
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def _due_ids(ids: Sequence[int] | None) -> tuple[str, list[Any]]:

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import uuid
+from functools import cached_property
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -58,11 +59,16 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add {name!r} to {self.data_folder_out}") from exc
 
+    @cached_property
+    def _claimed(self) -> Path:
+        folder = Path(self.data_folder_in) / CLAIMED
+        folder.mkdir(exist_ok=True)
+        return folder
+
     def _get(self, queue: str) -> Any:
         suffix = f".{queue}.msg"
         folder = Path(self.data_folder_in)
-        claimed = folder / CLAIMED
-        claimed.mkdir(exist_ok=True)
+        claimed = self._claimed
         for name in sorted(n for n in os.listdir(folder) if n.endswith(suffix)):
             target = claimed / f"{os.getpid()}-{name}"
             try:

@@ -36,10 +36,10 @@ def test_deleting_a_profile_deletes_its_enrollments_and_their_steps(engine) -> N
 
 
 def test_a_raw_delete_of_enrollments_takes_their_steps(engine) -> None:  # type: ignore[no-untyped-def]
-    _journey(engine)
+    journey = _journey(engine)
     engine.track("u1", "Start")
     engine.track("u2", "Start")
-    gone = engine.enrollment(engine.journey(Enrollment.objects.first().journey), "u1")
+    gone = engine.enrollment(journey, "u1")
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM engine_enrollment WHERE id = %s", [gone.pk])
     assert not Step.objects.filter(enrollment_id=gone.pk).exists()
