@@ -14,6 +14,10 @@ def new_ingest_key() -> str:
     return "pk_" + secrets.token_urlsafe(24)
 
 
+def new_sdk_key() -> str:
+    return "sdk_" + secrets.token_urlsafe(24)
+
+
 def new_identity_secret() -> str:
     return "sk_" + secrets.token_urlsafe(32)
 
@@ -23,7 +27,21 @@ class Project(models.Model):
 
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone")
-    ingest_key = models.CharField(max_length=64, unique=True, default=new_ingest_key)
+    ingest_key = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_ingest_key,
+        help_text="Server key: every ingest endpoint; never put it in a web page",
+    )
+    sdk_key = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_sdk_key,
+        help_text="Public key for web pages: events, identify, profile properties",
+    )
+    # When the server key was last presented by a browser (a request with an Origin
+    # header): the settings page warns that it belongs on servers, not in pages.
+    ingest_key_seen_in_browser_at = models.DateTimeField(null=True, blank=True)
     identity_secret = models.CharField(
         max_length=80,
         default=new_identity_secret,
@@ -77,6 +95,11 @@ class Profile(models.Model):
     timezone = models.CharField(max_length=64, blank=True, default="")
     properties = models.JSONField(default=dict, blank=True)
     push_tokens = models.JSONField(default=list, blank=True)
+    # Made through the public SDK key and never named by the server key: the only kind
+    # of profile that identify may merge into another when called with the SDK key.
+    anonymous = models.BooleanField(default=False, db_default=False)
+    # First named as the profile_id of an identify call: never merged into another.
+    identified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
