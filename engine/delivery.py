@@ -167,6 +167,8 @@ def _record(message: Message, result: Result, *, backend: str, refresh: bool = T
     fields: dict[str, Any] = {"delivery": delivery}
     if result.outcome is Outcome.SENT:
         fields.update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None)
+    elif result.outcome is Outcome.RECORDED:  # no provider: kept, not sent (sent_at stays empty)
+        fields.update(status=Status.RECORDED, error="", next_attempt_at=None)
     elif result.outcome is Outcome.SKIPPED:
         fields.update(status=Status.SKIPPED, error=result.error, next_attempt_at=None)
     elif result.outcome is Outcome.RETRY and attempts < MAX_ATTEMPTS:

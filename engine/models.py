@@ -50,6 +50,10 @@ class Project(models.Model):
     identity_verification = models.BooleanField(
         default=False, help_text="Require user_hash from the web SDK before in-app delivery"
     )
+    # Web push (VAPID, RFC 8292): made on first use or by `manage.py vapid_keys`. The
+    # public key is the browser's applicationServerKey; the private key signs requests.
+    vapid_public_key = models.CharField(max_length=100, blank=True, default="")
+    vapid_private_key = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # The project-local date whose 12:00 am evaluations have run (past-behaviour
     # blocks and goals); the ticker runs them when the project's midnight has passed.
@@ -387,6 +391,12 @@ class Message(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        # Kept by a record-only backend (no provider configured): nothing left the system.
+        RECORDED = "recorded", "Recorded"
+        # Reported by the channel after "sent" (in-app: shown on a page, viewed, clicked).
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
 
     # Rarely looked up alone; no index to keep every outbox write cheaper.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -402,7 +412,7 @@ class Message(models.Model):
     node = models.CharField(max_length=64)
     visit = models.PositiveIntegerField()
     channel = models.CharField(max_length=16)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     rendered = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")

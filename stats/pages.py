@@ -111,5 +111,16 @@ def campaign_details(request: HttpRequest, journey_id: int, node: str) -> HttpRe
         preview_html=preview.get("html") or "",
         statuses=selectors.STATUSES,
         definition=_pretty(report["block"]),
+        no_provider=_no_provider(str(report["channel"])),
     )
     return render(request, "stats/campaign.html", context)
+
+
+def _no_provider(block_type: str) -> str:
+    """What to set when this block's channel only records its messages, else ""."""
+    from engine import channels
+
+    # A message block's type is its channel's name.
+    if block_type not in channels.CHANNEL_NAMES or channels.provider_configured(block_type):
+        return ""
+    return channels.PROVIDER_HINTS[block_type]

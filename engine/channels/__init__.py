@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 class Outcome(StrEnum):
     SENT = "sent"
+    RECORDED = "recorded"  # kept by a record-only backend: no provider, nothing left
     RETRY = "retry"  # a temporary failure: try again later
     FAILED = "failed"  # a permanent failure: trying again cannot help
     SKIPPED = "skipped"  # nothing to send to (no address, no token)
@@ -38,6 +39,10 @@ class Result:
     @classmethod
     def sent(cls, **delivery: Any) -> Result:
         return cls(Outcome.SENT, delivery=delivery)
+
+    @classmethod
+    def recorded(cls, **delivery: Any) -> Result:
+        return cls(Outcome.RECORDED, delivery=delivery)
 
     @classmethod
     def retry(cls, error: str, *, retry_after: float | None = None, **delivery: Any) -> Result:
@@ -99,3 +104,24 @@ def get_sender(channel: str) -> tuple[str, SendFn]:
     name = backend_name(channel)
     send: SendFn = _modules()[channel].BACKENDS[name]
     return name, send
+
+
+# What an operator sets so a channel stops being record-only (docs/channels.md).
+PROVIDER_HINTS: dict[str, str] = {
+    "email": "set EMAIL_URL (smtp://host:port)",
+    "sms": "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM",
+    "push": "set FCM_PROJECT_ID and FCM_SERVER_KEY",
+    "web_push": "unset JOURNEYS_WEB_PUSH_BACKEND (VAPID keys are made per project)",
+    "in_app": "unset JOURNEYS_IN_APP_BACKEND (the web SDK shows in-app messages)",
+    "webhook": "unset JOURNEYS_WEBHOOK_BACKEND",
+}
+
+
+def provider_configured(channel: str) -> bool:
+    """False when the channel's messages are only recorded (``recorded``, never ``sent``)."""
+    return backend_name(channel) != "record"
+
+
+def unconfigured_channels() -> list[tuple[str, str]]:
+    """(channel, what to set) for every channel that has no provider configured."""
+    return [(c, PROVIDER_HINTS[c]) for c in CHANNEL_NAMES if not provider_configured(c)]

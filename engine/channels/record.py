@@ -47,12 +47,12 @@ def record(
                 with target.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry, default=str) + "\n")
             path = str(target)
-        except OSError as exc:  # recording is best effort; the outbox row still says "sent"
+        except OSError as exc:  # recording is best effort; the row still says "recorded"
             logger.warning(
                 "could not append %s message %s to %s: %s", channel, message_id, target, exc
             )
     logger.info("recorded %s message %s (not sent: record backend)", channel, message_id)
-    return Result.sent(recorded=True, record_file=path)
+    return Result.recorded(recorded=True, record_file=path)
 
 
 def sender(channel: str) -> Any:

@@ -82,14 +82,30 @@ def test_campaign_details_preview_the_message_and_count_deliveries(
     response = browser(marketer).get(campaign(journey, "push1"))
     assert response.status_code == 200
     report = response.context["report"]
-    assert report["totals"] == {"queued": 0, "sent": 0, "failed": 0, "skipped": 4}
+    assert report["totals"] == {
+        "queued": 0, "sent": 0, "failed": 0, "skipped": 4,
+        "recorded": 0, "delivered": 0, "opened": 0, "clicked": 0,
+    }  # fmt: skip
     assert report["sample_profile"] == "dee"
     assert report["preview"]["body"] == "Hi there"
 
     mail = browser(marketer).get(campaign(journey), {"profile": "ana"})
     assert mail.context["report"]["preview"]["subject"] == "10% off"
-    assert mail.context["report"]["totals"]["sent"] == 1
-    assert "Hi Ana" in mail.content.decode()
+    # No EMAIL_URL in tests: the mail was kept in the outbox file, and the page says so.
+    assert mail.context["report"]["totals"]["recorded"] == 1
+    assert mail.context["report"]["totals"]["sent"] == 0
+    html = mail.content.decode()
+    assert "Hi Ana" in html
+    assert "No provider is configured for this channel" in html
+    assert "set EMAIL_URL" in html
+
+
+def test_campaign_details_do_not_warn_when_a_provider_is_configured(
+    journey: Journey, marketer: Any, settings: Any
+) -> None:
+    settings.EMAIL_URL = "smtp://127.0.0.1:2525"
+    html = browser(marketer).get(campaign(journey)).content.decode()
+    assert "No provider is configured" not in html
 
 
 def test_a_viewer_sees_the_pages(journey: Journey, viewer: Any) -> None:

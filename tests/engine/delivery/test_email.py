@@ -141,7 +141,7 @@ def test_without_email_url_emails_are_recorded_not_sent(make_message: MakeMessag
     message = make_message("email", RENDERED)
     after = deliver_message(message.pk)
     assert after is not None
-    assert after.status == Message.Status.SENT
+    assert after.status == Message.Status.RECORDED
     assert after.delivery["backend"] == "record"
     [entry] = record_backend.outbox
     assert entry["rendered"] == RENDERED

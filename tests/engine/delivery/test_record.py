@@ -58,7 +58,8 @@ def test_record_backends_store_what_would_have_been_sent(
     after = deliver_message(message.pk)
 
     assert after is not None
-    assert after.status == Message.Status.SENT
+    assert after.status == Message.Status.RECORDED  # kept, not sent: no provider
+    assert after.sent_at is None
     assert after.delivery["backend"] == "record"
     assert after.delivery["recorded"] is True
     [entry] = record_backend.outbox
