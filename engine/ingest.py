@@ -7,7 +7,6 @@ request is valid, so a client can fix its batch and send it again.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,9 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from journeys_site import parsers
+
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_CLIENT_ID_LENGTH = 128
+MAX_JSON_DEPTH = parsers.MAX_DEPTH
+MAX_TIMEZONE_LENGTH = 64
+MAX_PUSH_TOKEN_LENGTH = 4096
+MAX_PUSH_TOKENS = 20
 MAX_FUTURE_SKEW = timedelta(hours=24)
 MIN_YEAR = 1900
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -79,10 +84,15 @@ def decode_body(body: bytes, *, max_bytes: int) -> Any:
         )
     if not body.strip():
         raise IngestError([error(None, None, "Request body is empty; send a JSON object.")])
+    # Strict UTF-8 before anything reads the raw bytes (needs_value_check scans them as
+    # UTF-8), nesting bounded before the parser recurses, NaN/Infinity and overflowing
+    # numbers refused with where they are.
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise IngestError([error(None, None, f"Malformed JSON: {exc}")]) from exc
+        return parsers.loads(
+            body, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH, allow_nan=True
+        )
+    except parsers.JsonBodyInvalid as exc:
+        raise IngestError([error(None, None, exc.message)], status=exc.status) from exc
 
 
 def _batch(payload: Any, key: str, max_items: int) -> list[Any]:
@@ -269,6 +279,11 @@ def _push_tokens(
             error(index, "push_tokens", '"push_tokens" must be a list of {"token", "platform"}.')
         )
         return None
+    if len(value) > MAX_PUSH_TOKENS:
+        errors.append(
+            error(index, "push_tokens", f"At most {MAX_PUSH_TOKENS} push tokens per profile.")
+        )
+        return None
     tokens: list[dict[str, str]] = []
     for position, token in enumerate(value):
         where = f"push_tokens[{position}]"
@@ -276,17 +291,19 @@ def _push_tokens(
             not isinstance(token, dict)
             or not isinstance(token.get("token"), str)
             or not token["token"]
+            or len(token["token"]) > MAX_PUSH_TOKEN_LENGTH
         ):
             errors.append(
                 error(
                     index,
                     where,
-                    'Each push token must be {"token": "...", "platform": "android|ios|web"}.',
+                    'Each push token must be {"token": "...", "platform": "android|ios|web"}'
+                    f" with a token of at most {MAX_PUSH_TOKEN_LENGTH} characters.",
                 )
             )
             return None
         platform = token.get("platform", "android")
-        if platform not in PUSH_PLATFORMS:
+        if not isinstance(platform, str) or platform not in PUSH_PLATFORMS:
             errors.append(
                 error(index, where, f"Unknown platform {platform!r}; use android, ios or web.")
             )
@@ -302,6 +319,22 @@ def parse_profile_item(
         errors.append(error(index, None, "Each profile must be a JSON object."))
         return None
     before = len(errors)
+    # Every string anywhere in a profile (email, push tokens, properties, keys) must be
+    # storable text: the field checks below test shape, not NUL or lone surrogates.
+    for key, value in item.items():
+        if not _check_json({key: value}):
+            shown = key if isinstance(key, str) and _storable_text(key) else None
+            errors.append(
+                error(
+                    index,
+                    shown,
+                    f'"{shown}" holds NaN, Infinity, a NUL character or invalid Unicode.'
+                    if shown
+                    else "A key holds a NUL character or invalid Unicode.",
+                )
+            )
+    if len(errors) != before:
+        return None
     external_id = _string(item, id_key, index, errors, max_length=MAX_ID_LENGTH, required=True)
     record = ProfileRecord(external_id or "")
     if "email" in item:
@@ -326,7 +359,7 @@ def parse_profile_item(
         tz = item["timezone"]
         if tz is None or tz == "":
             record.fields["timezone"] = ""
-        elif not isinstance(tz, str) or not is_timezone(tz):
+        elif not isinstance(tz, str) or len(tz) > MAX_TIMEZONE_LENGTH or not is_timezone(tz):
             errors.append(
                 error(index, "timezone", f"{tz!r} is not an IANA time zone (like Asia/Kolkata).")
             )

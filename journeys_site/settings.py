@@ -223,7 +223,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded before parsing: size, nesting depth, strict UTF-8 (journeys_site/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["journeys_site.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -253,6 +254,9 @@ CORS_EXPOSE_HEADERS = ["Retry-After"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 INGEST_MAX_BYTES = 1024 * 1024
 INGEST_MAX_ITEMS = 1000
+# Every JSON body (API and ingest): at most this many bytes and levels of nesting.
+JSON_MAX_BYTES = 1024 * 1024
+JSON_MAX_DEPTH = 32
 
 # --- I18n, static ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
