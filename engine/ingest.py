@@ -19,6 +19,7 @@ from journeys_site import parsers
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_CLIENT_ID_LENGTH = 128
+MAX_HASH_LENGTH = 128
 MAX_JSON_DEPTH = parsers.MAX_DEPTH
 MAX_TIMEZONE_LENGTH = 64
 MAX_PUSH_TOKEN_LENGTH = 4096
@@ -50,6 +51,8 @@ class EventRecord:
     ts: datetime
     properties: dict[str, Any]
     client_id: str | None
+    # Identity verification of an SDK-key call (CONTRACT.md "Keys and identity").
+    user_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class ProfileRecord:
     # Only the keys the client sent: a missing key leaves the stored value alone.
     fields: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] | None = None
+    user_hash: str | None = None
 
 
 # JSON can carry what the databases cannot store only through these tokens: NaN and
@@ -245,11 +249,14 @@ def parse_events(
                         )
                     )
         properties = _properties(item, index, errors, deep=deep)
+        user_hash = _string(
+            item, "user_hash", index, errors, max_length=MAX_HASH_LENGTH, required=False, deep=deep
+        )
         if len(errors) == before:
             assert profile_id is not None
             assert name is not None
             assert properties is not None
-            records.append(EventRecord(profile_id, name, ts, properties, client_id))
+            records.append(EventRecord(profile_id, name, ts, properties, client_id, user_hash))
     if errors:
         raise IngestError(errors)
     return records
@@ -371,6 +378,9 @@ def parse_profile_item(
             record.fields["push_tokens"] = tokens
     if "properties" in item:
         record.properties = _properties(item, index, errors)
+    record.user_hash = _string(
+        item, "user_hash", index, errors, max_length=MAX_HASH_LENGTH, required=False
+    )
     if len(errors) != before:
         return None
     return record
@@ -418,7 +428,7 @@ def parse_identify(payload: Any) -> IdentifyRecord:
     anonymous_id = _string(
         payload, "anonymous_id", 0, errors, max_length=MAX_ID_LENGTH, required=False
     )
-    user_hash = _string(payload, "user_hash", 0, errors, max_length=128, required=False)
+    user_hash = record.user_hash if record is not None else None
     if errors or record is None:
         for item in errors:
             item["index"] = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from engine.models import Membership, Project
 
@@ -47,6 +47,17 @@ def project_get_for_user(
 
 
 def project_by_ingest_key(key: str) -> Project | None:
+    """The project whose server key this is (the SDK key does not count)."""
     if not key:
         return None
     return Project.objects.filter(ingest_key=key).first()
+
+
+def project_by_key(key: str) -> tuple[Project, str] | None:
+    """The project and the kind of key (``server`` or ``sdk``) presented, or None."""
+    if not key:
+        return None
+    project = Project.objects.filter(Q(ingest_key=key) | Q(sdk_key=key)).first()
+    if project is None:
+        return None
+    return project, ("server" if project.ingest_key == key else "sdk")

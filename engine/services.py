@@ -22,7 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine import signals
-from engine.ingest import EventRecord, IdentifyRecord, ProfileRecord, merge_properties
+from engine.ingest import (
+    EventRecord,
+    IdentifyRecord,
+    IngestError,
+    ProfileRecord,
+    merge_properties,
+)
+from engine.ingest import error as ingest_error
 from engine.models import Event, Membership, PendingEvents, Profile, ProfileAlias, Project
 from engine.sql import dt_param, insert_returning, json_param
 
@@ -50,11 +57,13 @@ def project_create(*, name: str, timezone_name: str, owner: User) -> Project:
 
 
 def _resolve_profiles(
-    project: Project, external_ids: Iterable[str]
+    project: Project, external_ids: Iterable[str], *, via_sdk: bool = False
 ) -> tuple[dict[str, int], list[int]]:
     """Map external ids (following aliases) to profile ids, creating missing profiles.
 
-    Returns the mapping and the ids of the profiles created now.
+    Profiles created through the public SDK key are ``anonymous`` (identify may merge
+    them); a profile the server key names is not, from then on. Returns the mapping and
+    the ids of the profiles created now.
     """
     wanted = set(external_ids)
     mapping: dict[str, int] = dict(
@@ -68,7 +77,7 @@ def _resolve_profiles(
         now = dt_param(timezone.now())
         empty_obj, empty_list = json_param({}), json_param([])
         rows = [
-            (project.pk, ext, "", "", "", empty_obj, empty_list, now, now)
+            (project.pk, ext, "", "", "", empty_obj, empty_list, via_sdk, now, now)
             for ext in sorted(missing)
         ]
         created = [
@@ -83,6 +92,7 @@ def _resolve_profiles(
                     "timezone",
                     "properties",
                     "push_tokens",
+                    "anonymous",
                     "created_at",
                     "updated_at",
                 ],
@@ -97,6 +107,7 @@ def _resolve_profiles(
                     "text",
                     "jsonb",
                     "jsonb",
+                    "boolean",
                     "timestamptz",
                     "timestamptz",
                 ],
@@ -107,7 +118,74 @@ def _resolve_profiles(
                 "external_id", "id"
             )
         )
+    if not via_sdk:
+        named = set(mapping.values()).difference(created)
+        if named:
+            Profile.objects.filter(pk__in=named, anonymous=True).update(anonymous=False)
     return mapping, created
+
+
+# --- the public SDK key ------------------------------------------------------------
+
+# What the SDK key may never set on an identified profile (CONTRACT.md "Keys and identity").
+SDK_RESTRICTED_FIELDS = ("email", "phone", "push_tokens")
+
+
+@dataclass(frozen=True)
+class SdkWrite:
+    """One item of an SDK-key request that names a profile."""
+
+    index: int | None
+    external_id: str
+    user_hash: str | None
+    restricted_fields: tuple[str, ...] = ()
+
+
+def _guard_sdk_writes(
+    project: Project, mapping: dict[str, int], created: Sequence[int], writes: Sequence[SdkWrite]
+) -> None:
+    """Refuse (403, nothing stored: the caller's transaction rolls back) an SDK-key write
+    that changes an identified profile's contact fields, or that names an identified
+    profile without its ``user_hash`` while identity verification is on.
+
+    An identified profile is any existing profile that is not ``anonymous``; the hash is
+    checked against its own id, so an old anonymous id (an alias) does not get around it.
+    """
+    existing = set(mapping.values()).difference(created)
+    if not existing:
+        return
+    identified = dict(
+        Profile.objects.filter(pk__in=existing, anonymous=False).values_list("id", "external_id")
+    )
+    errors: list[dict[str, object]] = []
+    for write in writes:
+        external_id = identified.get(mapping[write.external_id])
+        if external_id is None:
+            continue
+        if write.restricted_fields:
+            errors.append(
+                ingest_error(
+                    write.index,
+                    write.restricted_fields[0],
+                    f"The public SDK key cannot change {', '.join(write.restricted_fields)} of "
+                    f"the identified profile {external_id!r}; send them from your server with "
+                    "the ingest key.",
+                )
+            )
+        if project.identity_verification and not identity_verified(
+            project, external_id, write.user_hash
+        ):
+            errors.append(
+                ingest_error(
+                    write.index,
+                    "user_hash",
+                    f"Identity verification is on: calls with the SDK key that name the "
+                    f"identified profile {external_id!r} need user_hash = hex "
+                    "HMAC-SHA256(project secret, profile id).",
+                )
+            )
+    if errors:
+        raise IngestError(errors, status=403)
 
 
 # --- events ----------------------------------------------------------------------
@@ -120,10 +198,24 @@ class IngestResult:
     event_ids: list[int]
 
 
-def events_ingest(*, project: Project, records: Sequence[EventRecord]) -> IngestResult:
-    """Store a validated batch; the engine is told after commit."""
+def events_ingest(
+    *, project: Project, records: Sequence[EventRecord], via_sdk: bool = False
+) -> IngestResult:
+    """Store a validated batch; the engine is told after commit.
+
+    ``via_sdk``: sent with the public SDK key (identity verification applies).
+    """
     with transaction.atomic():
-        profiles, created = _resolve_profiles(project, (r.profile_id for r in records))
+        profiles, created = _resolve_profiles(
+            project, (r.profile_id for r in records), via_sdk=via_sdk
+        )
+        if via_sdk and project.identity_verification:
+            _guard_sdk_writes(
+                project,
+                profiles,
+                created,
+                [SdkWrite(i, r.profile_id, r.user_hash) for i, r in enumerate(records)],
+            )
         received = dt_param(timezone.now())
         rows = [
             (
@@ -198,10 +290,36 @@ def _apply(profile: Profile, record: ProfileRecord) -> bool:
     return changed
 
 
-def profiles_upsert(*, project: Project, records: Sequence[ProfileRecord]) -> UpsertResult:
-    """Create missing profiles and merge the sent fields into the stored ones."""
+def profiles_upsert(
+    *,
+    project: Project,
+    records: Sequence[ProfileRecord],
+    via_sdk: bool = False,
+) -> UpsertResult:
+    """Create missing profiles and merge the sent fields into the stored ones.
+
+    ``via_sdk``: sent with the public SDK key, which may set only properties (and the
+    time zone) of an identified profile.
+    """
     with transaction.atomic():
-        mapping, created = _resolve_profiles(project, (r.external_id for r in records))
+        mapping, created = _resolve_profiles(
+            project, (r.external_id for r in records), via_sdk=via_sdk
+        )
+        if via_sdk:
+            _guard_sdk_writes(
+                project,
+                mapping,
+                created,
+                [
+                    SdkWrite(
+                        i,
+                        r.external_id,
+                        r.user_hash,
+                        tuple(f for f in SDK_RESTRICTED_FIELDS if f in r.fields),
+                    )
+                    for i, r in enumerate(records)
+                ],
+            )
         # Lock the rows so two concurrent merges into one profile do not lose keys.
         locked = {
             p.pk: p
@@ -289,18 +407,38 @@ class IdentifyResult:
     merged: bool
 
 
-def profile_identify(*, project: Project, record: IdentifyRecord) -> IdentifyResult:
+def _mergeable(anon: Profile, *, via_sdk: bool) -> bool:
+    """Identify folds only an anonymous visitor into a profile: never one that was
+    identified or has an email or phone; through the SDK key, only one the SDK made."""
+    if anon.identified_at is not None or anon.email or anon.phone:
+        return False
+    return anon.anonymous or not via_sdk
+
+
+def profile_identify(
+    *, project: Project, record: IdentifyRecord, via_sdk: bool = False
+) -> IdentifyResult:
     """Upsert the identified profile and fold the anonymous profile into it.
 
     The anonymous profile's events move to the identified one, its properties fill
     keys the identified profile does not have, and its external id becomes an alias
-    so that late events sent under it land on the identified profile.
+    so that late events sent under it land on the identified profile. A profile that
+    is not anonymous (``_mergeable``) is left alone: the call identifies without merging.
     """
     target_ext = record.profile.external_id
     anon_ext = record.anonymous_id if record.anonymous_id != target_ext else None
     with transaction.atomic():
-        upsert = profiles_upsert(project=project, records=[record.profile])
+        try:
+            upsert = profiles_upsert(project=project, records=[record.profile], via_sdk=via_sdk)
+        except IngestError as exc:
+            for item in exc.errors:
+                item["index"] = None
+            raise
         target = Profile.objects.select_for_update().get(pk=upsert.ids[target_ext])
+        if target.identified_at is None or target.anonymous:
+            target.identified_at = target.identified_at or timezone.now()
+            target.anonymous = False
+            target.save(update_fields=["identified_at", "anonymous", "updated_at"])
         merged = False
         if anon_ext:
             anon = (
@@ -309,7 +447,7 @@ def profile_identify(*, project: Project, record: IdentifyRecord) -> IdentifyRes
                 .exclude(pk=target.pk)
                 .first()
             )
-            if anon is not None:
+            if anon is not None and _mergeable(anon, via_sdk=via_sdk):
                 Event.objects.filter(profile=anon).update(profile=target)
                 target.properties = {**(anon.properties or {}), **(target.properties or {})}
                 for key in ("email", "phone", "timezone"):
@@ -334,3 +472,20 @@ def profile_identify(*, project: Project, record: IdentifyRecord) -> IdentifyRes
                     )
                 )
     return IdentifyResult(profile=target, created=upsert.created == 1, merged=merged)
+
+
+def project_rotate_key(*, project: Project, kind: str) -> Project:
+    """Give the project a new ``ingest`` (server) or ``sdk`` (public) key; the old one
+    answers 401 from the moment this commits. Retrying rotates again (a newer key)."""
+    from engine.models import new_ingest_key, new_sdk_key
+
+    if kind == "ingest":
+        project.ingest_key = new_ingest_key()
+        project.ingest_key_seen_in_browser_at = None
+        project.save(update_fields=["ingest_key", "ingest_key_seen_in_browser_at"])
+    elif kind == "sdk":
+        project.sdk_key = new_sdk_key()
+        project.save(update_fields=["sdk_key"])
+    else:
+        raise ProjectError("key", f"Unknown key {kind!r}: rotate 'ingest' or 'sdk'.")
+    return project

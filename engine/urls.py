@@ -13,6 +13,11 @@ urlpatterns = [
         projects.ProjectMembersView.as_view(),
         name="project-members",
     ),
+    path(
+        "projects/<int:project_id>/keys/rotate",
+        projects.ProjectKeyRotateView.as_view(),
+        name="project-key-rotate",
+    ),
     path("events", ingest.EventsIngestView.as_view(), name="ingest-events"),
     path("profiles", ingest.ProfilesIngestView.as_view(), name="ingest-profiles"),
     path("identify", ingest.IdentifyView.as_view(), name="ingest-identify"),

@@ -1,4 +1,4 @@
-"""Ingest endpoints: events, profiles and identify, authenticated by the ingest key."""
+"""Ingest endpoints: events, profiles and identify, authenticated by the server or SDK key."""
 
 from __future__ import annotations
 
@@ -47,10 +47,13 @@ class IngestView(APIView):
     # The body is read and parsed here, so size and JSON errors have the ingest error shape.
     parser_classes: list[Any] = []
 
-    def project(self, request: Request) -> Any:
+    def client(self, request: Request) -> IngestClient:
         client = request.user
         assert isinstance(client, IngestClient)
-        return client.project
+        return client
+
+    def project(self, request: Request) -> Any:
+        return self.client(request).project
 
     def payload(self, request: Request) -> Any:
         limit = settings.INGEST_MAX_BYTES
@@ -115,6 +118,8 @@ class EventsIngestView(IngestView):
             )
         ],
         description="Store up to 1,000 events (1 MiB). All or nothing: any invalid event rejects the request. "
+        "With the public sdk_key and identity verification on, an event naming an identified profile "
+        "carries that profile's `user_hash`, or the request is refused with 403 and nothing is stored. "
         "Events with an `id` already stored for the project count as `duplicates` and are not stored again.",
     )
     def post(self, request: Request) -> Response:
@@ -125,7 +130,10 @@ class EventsIngestView(IngestView):
             max_items=settings.INGEST_MAX_ITEMS,
             deep=needs_value_check(request.body),
         )
-        result = services.events_ingest(project=self.project(request), records=records)
+        client = self.client(request)
+        result = services.events_ingest(
+            project=client.project, records=records, via_sdk=client.is_sdk
+        )
         return Response(
             {"accepted": result.accepted, "duplicates": result.duplicates},
             status=status.HTTP_202_ACCEPTED,
@@ -148,12 +156,17 @@ class ProfilesIngestView(IngestView):
             401: ERRORS,
             413: ERRORS,
         },
-        description="Upsert up to 1,000 profiles. `properties` are merged into what is stored "
+        description="Upsert up to 1,000 profiles. With the public sdk_key, an identified profile's "
+        "email, phone and push tokens cannot be changed (403), and with identity verification on "
+        "each identified profile needs its `user_hash`. `properties` are merged into what is stored "
         "(a key sent as null is removed); fields not sent are left alone.",
     )
     def post(self, request: Request) -> Response:
         records = parse_profiles(self.payload(request), max_items=settings.INGEST_MAX_ITEMS)
-        result = services.profiles_upsert(project=self.project(request), records=records)
+        client = self.client(request)
+        result = services.profiles_upsert(
+            project=client.project, records=records, via_sdk=client.is_sdk
+        )
         return Response({"created": result.created, "updated": result.updated})
 
 
@@ -183,11 +196,14 @@ class IdentifyView(IngestView):
             403: ERRORS,
         },
         description="Used by the web SDK: upsert the identified profile and merge the anonymous "
+        "profile into it only when that one was never identified and has no email or phone "
+        "(through the sdk_key: only a profile the SDK made); otherwise `merged` is false. "
         "visitor's events and properties into it. Idempotent.",
     )
     def post(self, request: Request) -> Response:
         record = parse_identify(self.payload(request))
-        project = self.project(request)
+        client = self.client(request)
+        project = client.project
         if project.identity_verification and not services.identity_verified(
             project, record.profile.external_id, record.user_hash
         ):
@@ -201,7 +217,7 @@ class IdentifyView(IngestView):
                 ],
                 status=403,
             )
-        result = services.profile_identify(project=project, record=record)
+        result = services.profile_identify(project=project, record=record, via_sdk=client.is_sdk)
         return Response(
             {
                 "profile_id": result.profile.external_id,

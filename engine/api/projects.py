@@ -26,11 +26,20 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "name",
             "timezone",
             "ingest_key",
+            "sdk_key",
+            "ingest_key_seen_in_browser_at",
             "identity_verification",
             "created_at",
             "role",
         ]
-        read_only_fields = ["id", "ingest_key", "created_at", "role"]
+        read_only_fields = [
+            "id",
+            "ingest_key",
+            "sdk_key",
+            "ingest_key_seen_in_browser_at",
+            "created_at",
+            "role",
+        ]
 
     def get_role(self, project: Project) -> str | None:
         return self.context.get("roles", {}).get(project.pk)
@@ -81,6 +90,33 @@ class ProjectDetailView(APIView):
                 membership.project, context={"roles": {project_id: membership.role}}
             ).data
         )
+
+
+class KeyRotateSerializer(serializers.Serializer[Project]):
+    key = serializers.ChoiceField(
+        choices=[("ingest", "the server key"), ("sdk", "the public SDK key")],
+        help_text="Which key to replace: `ingest` (server) or `sdk` (web pages)",
+    )
+
+
+class ProjectKeyRotateView(APIView):
+    @extend_schema(
+        request=KeyRotateSerializer,
+        responses={200: ProjectSerializer},
+        operation_id="project_key_rotate",
+        description="Replace the project's `ingest` or `sdk` key (admins only). The old key answers "
+        "401 from then on. Not idempotent: each call gives a new key.",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        membership = selectors.membership_get(user=request.user, project_id=project_id)
+        if membership.role != Membership.Role.ADMIN:
+            raise selectors.Forbidden("Only a project admin can rotate keys.")
+        data = KeyRotateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_rotate_key(
+            project=membership.project, kind=data.validated_data["key"]
+        )
+        return Response(ProjectSerializer(project, context={"roles": {project_id: "admin"}}).data)
 
 
 class MemberSerializer(serializers.Serializer[Membership]):

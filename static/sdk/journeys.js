@@ -1,7 +1,10 @@
 /*!
  * Journeys web SDK — dependency-free, no build step, ES2017.
  *
- *   <script src="https://HOST/static/sdk/journeys.js" data-key="INGEST_KEY" async></script>
+ *   <script src="https://HOST/static/sdk/journeys.js" data-key="SDK_KEY" async></script>
+ *
+ * data-key is the project's public sdk_key (its settings page shows the snippet); a
+ * server ingest_key there still works, but it belongs on servers.
  *
  * Optional attributes: data-api="https://api.example.com" (API base URL; default: the
  * origin the script itself was loaded from), data-auto-page="false" (no automatic
@@ -265,7 +268,7 @@
     // queue forever, and say why in the console (never in the page).
     let detail = null;
     try { detail = await res.json(); } catch (_) { /* not JSON */ }
-    if (res.status === 400 && items.length > 1 && detail && Array.isArray(detail.errors)) {
+    if ((res.status === 400 || res.status === 403) && items.length > 1 && detail && Array.isArray(detail.errors)) {
       // The server stores nothing of a batch with one bad event; drop just the bad
       // ones and let the rest go out again.
       const bad = new Set(detail.errors.map((e) => e && e.index).filter((i) => Number.isInteger(i)));
@@ -310,11 +313,11 @@
   const track = (name, properties) => {
     if (typeof name !== 'string' || !name.trim()) { warn('track() needs an event name'); return; }
     const id = uuid();
-    enqueue({
-      type: 'event',
-      id,
-      data: { id, profile_id: currentId(), name, ts: new Date().toISOString(), properties: cleanProps(properties) },
-    });
+    const data = { id, profile_id: currentId(), name, ts: new Date().toISOString(), properties: cleanProps(properties) };
+    // With identity verification on, events of an identified profile sent with the public
+    // SDK key carry its hash, or the server refuses them (403).
+    if (profileId && userHash) data.user_hash = userHash;
+    enqueue({ type: 'event', id, data });
   };
 
   const identify = (id, properties, options) => {
