@@ -179,6 +179,7 @@ def journey_update(
     changed = published = False
     if name is not None and name != locked.name:
         locked.name = name
+        locked.updated_by_id = _user_id(user)
         changed = True
     if definition is not _UNSET:
         if locked.status == S.STOPPED:
@@ -188,6 +189,7 @@ def journey_update(
         if text != locked.definition_text or not json_equal(definition, locked.definition):
             locked.definition = definition
             locked.definition_text = text
+            locked.updated_by_id = _user_id(user)
             changed = True
         if locked.status != S.DRAFT and journey_has_unpublished_changes(locked):
             published = _publish_locked(
