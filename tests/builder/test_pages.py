@@ -416,3 +416,32 @@ def test_an_unknown_or_foreign_profile_is_not_found(
     client = signed_in(marketer)
     assert client.get("/profiles/nobody/").status_code == 404
     assert client.get("/profiles/theirs/").status_code == 404
+
+
+# -- demo data ------------------------------------------------------------------------------
+
+
+def test_load_demo_adds_three_laid_out_labelled_valid_journeys_once(
+    settings: Any, tmp_path: Any
+) -> None:
+    from django.core.management import call_command
+
+    from engine.domain import validate
+
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo", "--profiles", "5", stdout=io.StringIO())
+    call_command("load_demo", "--profiles", "5", stdout=io.StringIO())
+    journeys = {j.name: j for j in Journey.objects.filter(project__name="Demo Store")}
+    assert sorted(journeys) == ["Cart abandonment", "Flight reminder (Date Time)", "Welcome series"]
+    for journey in journeys.values():
+        definition = journey.definition
+        assert validate(definition) == []
+        blocks = [definition["entry"], *definition["nodes"]]
+        assert {b["id"] for b in blocks} == set(definition["layout"])
+        assert all(b.get("label") for b in blocks)
+    cart = journeys["Cart abandonment"].definition
+    assert cart["entry"]["event"] == "Added To Cart"
+    assert [n["type"] for n in cart["nodes"]] == ["delay", "past_behaviour", "push", "email"]
+    assert {"from": "paid", "to": "push", "branch": "no"} in cart["edges"]
+    assert journeys["Flight reminder (Date Time)"].definition["entry"]["type"] == "date_time"
+    assert journeys["Welcome series"].definition["goals"]
