@@ -10,14 +10,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine import loaders, runner
+from engine.blocks import handler
 from engine.conditions import evaluate_batch
-from engine.domain import PastBehaviourBlock
 from engine.models import Enrollment
 
 BATCH = 2000
 
 
-def _batches(q: Q) -> Iterator[list[int]]:
+def batches(q: Q) -> Iterator[list[int]]:
     last = 0
     while True:
         ids = list(
@@ -48,7 +48,7 @@ def run_daily_evaluations(project_id: int, now: datetime | None = None) -> dict[
         version = loaders.version(version_id)
         # Goals first: a user who meets one exits and is not routed further.
         for goal in version.past_behaviour_goals:
-            for ids in _batches(Q(version_id=version_id, state=Enrollment.State.ACTIVE)):
+            for ids in batches(Q(version_id=version_id, state=Enrollment.State.ACTIVE)):
                 with transaction.atomic():
                     rows = runner.load_rows(Q(id__in=ids, state=Enrollment.State.ACTIVE))
                     verdicts = evaluate_batch(
@@ -68,25 +68,5 @@ def run_daily_evaluations(project_id: int, now: datetime | None = None) -> dict[
                     )
                     counts["goal_met"] += len(met)
         for node, block in version.definition.nodes.items():
-            if not isinstance(block, PastBehaviourBlock) or block.evaluate == "on_arrival":
-                continue
-            waiting = Q(
-                version_id=version_id,
-                node=node,
-                state=Enrollment.State.ACTIVE,
-                node_state=Enrollment.NodeState.WAITING,
-            )
-            for ids in _batches(waiting):
-                with transaction.atomic():
-                    rows = runner.load_rows(Q(id__in=ids) & waiting)
-                    following = (
-                        runner.leave(
-                            version, rows, runner.evaluate_past_behaviour(block, rows, now), now
-                        )
-                        if rows
-                        else {}
-                    )
-                counts["evaluated"] += len(rows)
-                for target, moved in following.items():
-                    runner.process_arrivals(version_id, target, moved)
+            counts["evaluated"] += handler(block.type).daily(version, node, block, now)
     return counts

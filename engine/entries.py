@@ -18,8 +18,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from engine import loaders, runner
-from engine.domain import DateTimeBlock, InactionBlock, PastBehaviourBlock
-from engine.models import Enrollment, Profile, Step
+from engine.models import Enrollment, Step
 from engine.sql import dt_param, insert_returning, json_param
 
 ACTIVE = Enrollment.State.ACTIVE
@@ -277,118 +276,11 @@ def cancel_candidates(
     )
 
 
-def inaction_candidates(
-    live: loaders.LiveJourney, firsts: Mapping[int, tuple[int, datetime]], now: datetime
-) -> int:
-    """First event seen (profile -> (event id, ts)): enter when ``within`` passes without the other."""
-    entry = live.entry
-    assert isinstance(entry, InactionBlock)
-    wakes = {
-        pid: (
-            ts + timedelta(seconds=entry.within),
-            event_id,
-            {
-                "first_event": entry.event,
-                "first_event_at": ts.isoformat(),
-                "not_event": entry.not_event,
-                "within_seconds": entry.within,
-            },
-        )
-        for pid, (event_id, ts) in firsts.items()
-    }
-    return add_candidates(live, wakes, now)
-
-
-def schedule_date_time(
-    live: loaders.LiveJourney, profile_ids: Sequence[int] | None, now: datetime
-) -> int:
-    """Date Time entry: (re)schedule candidates at property + offset for these profiles
-    (None = every profile of the project, when the journey goes live)."""
-    entry = live.entry
-    assert isinstance(entry, DateTimeBlock)
-    qs = Profile.objects.filter(project_id=live.version.project_id)
-    if profile_ids is not None:
-        qs = qs.filter(id__in=profile_ids)
-    scheduled = 0
-    last_id = 0
-    while True:
-        chunk = list(
-            qs.filter(id__gt=last_id).order_by("id").values_list("id", "properties")[:5000]
-        )
-        if not chunk:
-            break
-        last_id = chunk[-1][0]
-        wakes: dict[int, tuple[datetime, int | None, dict[str, Any]]] = {}
-        drop: list[int] = []
-        for pid, properties in chunk:
-            target = runner.date_time_target(entry, properties or {})
-            if target is None or target <= now:
-                drop.append(pid)
-            else:
-                wakes[pid] = (
-                    target,
-                    None,
-                    {"property": entry.property, "target": target.isoformat()},
-                )
-        with transaction.atomic():
-            # A changed property moves the candidate's time; a removed one cancels it.
-            existing = dict(
-                runner.locked(
-                    Enrollment.objects.filter(
-                        journey_id=live.journey_id,
-                        state=CANDIDATE,
-                        profile_id__in=[p for p, _ in chunk],
-                    )
-                ).values_list("profile_id", "id")
-            )
-            runner.set_timers(
-                {
-                    existing[pid]: (target, context)
-                    for pid, (target, _, context) in wakes.items()
-                    if pid in existing
-                }
-            )
-            wakes = {pid: wake for pid, wake in wakes.items() if pid not in existing}
-            stale = [existing[p] for p in drop if p in existing]
-            if stale:
-                Enrollment.objects.filter(id__in=stale, state=CANDIDATE).update(
-                    state=Enrollment.State.CANCELLED, wake_at=None, revision=F("revision") + 1
-                )
-            scheduled += add_candidates(live, wakes, now)
-        if profile_ids is not None:
-            break
-    return scheduled
-
-
 def past_behaviour_entry(live: loaders.LiveJourney, now: datetime) -> int:
-    """Evaluate a Past Behaviour entry over every profile of the project (in chunks)."""
-    entry = live.entry
-    assert isinstance(entry, PastBehaviourBlock)
-    from engine.conditions import evaluate_batch
+    """The scheduled evaluation of a journey's entry over every profile of the project."""
+    from engine.blocks import handler
 
-    entered = 0
-    last_id = 0
-    while True:
-        ids = list(
-            Profile.objects.filter(project_id=live.version.project_id, id__gt=last_id)
-            .order_by("id")
-            .values_list("id", flat=True)[:2000]
-        )
-        if not ids:
-            break
-        last_id = ids[-1]
-        verdicts = evaluate_batch(
-            conditions=entry.conditions,
-            match=entry.match,
-            window_days=entry.window_days,
-            profile_ids=ids,
-            now=now,
-        )
-        qualified = {pid: None for pid, (ok, _) in verdicts.items() if ok}
-        entered += len(
-            enroll(live, qualified, now, detail={pid: verdicts[pid][1] for pid in qualified})
-        )
-    return entered
+    return handler(live.entry.type).entry_check(live, now)
 
 
 __all__ = [
@@ -396,7 +288,5 @@ __all__ = [
     "add_candidates",
     "cancel_candidates",
     "enroll",
-    "inaction_candidates",
     "past_behaviour_entry",
-    "schedule_date_time",
 ]

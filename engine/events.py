@@ -15,24 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
-from django.db.models.fields.json import KT
+from django.db.models import Q
 from django.utils import timezone
 
-from engine import entries, loaders, runner
-from engine.domain import (
-    ActionBlock,
-    InactionBlock,
-    PageCountBlock,
-    PageVisitBlock,
-    ReferrerEntryBlock,
-    all_match,
-    value_matches,
-)
+from engine import loaders, runner
+from engine.blocks import handler
+from engine.domain import all_match
 from engine.models import Enrollment, Event
 
 PAGE_VIEWED = loaders.PAGE_VIEWED
-REFERRER_KEYS = ("referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
 def process_events(event_ids: Sequence[int]) -> None:
@@ -64,75 +55,6 @@ def process_project_events(project_id: int, events: list[Event]) -> None:
 # --- entries -------------------------------------------------------------------------------
 
 
-def _page_matches(block: Any, event: Event) -> bool:
-    props = event.properties or {}
-    if isinstance(block, PageVisitBlock):
-        return value_matches(block.url, props.get("url"))
-    if isinstance(block, ReferrerEntryBlock):
-        return any(
-            value_matches(block.referrer, props.get(key)) for key in REFERRER_KEYS if props.get(key)
-        )
-    return False
-
-
-def page_counts(block: PageCountBlock, events: Sequence[Event]) -> dict[int, int]:
-    """Event id -> the profile's page views so far (in that event's session, or in total)."""
-    profile_ids = {e.profile_id for e in events}
-    qs = Event.objects.filter(profile_id__in=profile_ids, name=PAGE_VIEWED)
-    out: dict[int, int] = {}
-    if block.scope == "total":
-        totals = dict(
-            qs.values("profile_id").annotate(n=Count("id")).values_list("profile_id", "n")
-        )
-        for e in events:
-            out[e.id] = totals.get(e.profile_id, 0)
-    else:
-        sessions = {
-            (pid, sid): n
-            for pid, sid, n in qs.annotate(sid=KT("properties__session_id"))
-            .values("profile_id", "sid")
-            .annotate(n=Count("id"))
-            .values_list("profile_id", "sid", "n")
-        }
-        for e in events:
-            sid = (e.properties or {}).get("session_id")
-            out[e.id] = sessions.get((e.profile_id, str(sid) if sid is not None else None), 0)
-    return out
-
-
-def _matching(block: Any, events: Sequence[Event]) -> list[tuple[Event, dict[str, Any]]]:
-    """Events that satisfy an event-driven block, with what the block saw."""
-    if isinstance(block, ActionBlock):
-        return [
-            (e, {"event": e.name, "properties": e.properties})
-            for e in events
-            if e.name == block.event and all_match(block.where, e.properties or {})
-        ]
-    pages = [e for e in events if e.name == PAGE_VIEWED]
-    if not pages:
-        return []
-    if isinstance(block, PageVisitBlock | ReferrerEntryBlock):
-        return [
-            (
-                e,
-                {
-                    "url": (e.properties or {}).get("url"),
-                    "referrer": (e.properties or {}).get("referrer"),
-                },
-            )
-            for e in pages
-            if _page_matches(block, e)
-        ]
-    if isinstance(block, PageCountBlock):
-        counts = page_counts(block, pages)
-        return [
-            (e, {"page_views": counts[e.id], "scope": block.scope})
-            for e in pages
-            if block.count.matches(counts[e.id])
-        ]
-    return []
-
-
 def _entries(project_id: int, events: list[Event], now: datetime) -> list[int]:
     """Start new stays; returns the new enrollment ids."""
     index = loaders.trigger_index(project_id)
@@ -144,37 +66,11 @@ def _entries(project_id: int, events: list[Event], now: datetime) -> list[int]:
             if live.journey_id in seen or not live.takes_entries(now):
                 continue
             seen.add(live.journey_id)
-            entry = live.entry
-            if isinstance(entry, InactionBlock):
-                firsts: dict[int, tuple[int, datetime]] = {}
-                for e in events:
-                    if e.name == entry.event and all_match(entry.where, e.properties or {}):
-                        firsts.setdefault(e.profile_id, (e.id, e.ts))
-                entries.inaction_candidates(live, firsts, now)
-                continue
-            triggers: dict[int, int | None] = {}
-            detail: dict[int, dict[str, Any]] = {}
-            for event, saw in _matching(entry, events):
-                if event.profile_id not in triggers:
-                    triggers[event.profile_id] = event.id
-                    detail[event.profile_id] = saw
-            entered.extend(entries.enroll(live, triggers, now, detail=detail))
+            entered.extend(handler(live.entry.type).enter_on_events(live, events, now))
     # After this batch's candidates exist, so a purchase sent with the cart cancels it.
     for name in names & index.inaction_cancels.keys():
         for live in index.inaction_cancels[name]:
-            entry = live.entry
-            assert isinstance(entry, InactionBlock)
-            hits = [
-                e
-                for e in events
-                if e.name == entry.not_event and all_match(entry.not_where, e.properties or {})
-            ]
-            if hits:
-                entries.cancel_candidates(
-                    live.journey_id,
-                    [e.profile_id for e in hits],
-                    event_ts={e.profile_id: e.ts for e in hits},
-                )
+            handler(live.entry.type).after_entries(live, events, now)
     return entered
 
 
@@ -210,7 +106,8 @@ def _in_flight(
     for e in events:
         by_profile[e.profile_id].append(e)
     goal_met: dict[int, dict[str, Any]] = {}
-    decisions: dict[tuple[int, str], dict[int, runner.Outcome]] = defaultdict(dict)
+    # (version, block) -> waiting enrollment -> its events since it arrived there.
+    waiting: dict[tuple[int, str], dict[int, list[Event]]] = defaultdict(dict)
     for (
         enrollment_id,
         version_id,
@@ -271,31 +168,13 @@ def _in_flight(
         )
         if not after_arrival:
             continue
-        if isinstance(block, InactionBlock):
-            hit = next(
-                (
-                    e
-                    for e in after_arrival
-                    if e.name == block.not_event and all_match(block.not_where, e.properties or {})
-                ),
-                None,
-            )
-            if hit is not None:
-                decisions[(version_id, node)][enrollment_id] = (
-                    "no",
-                    {"not_event": block.not_event, "happened": True, "event_id": hit.id},
-                )
-        elif isinstance(block, runner.EVENT_WAIT_BLOCKS):
-            matches = _matching(block, after_arrival)
-            if matches:
-                event, saw = matches[0]
-                decisions[(version_id, node)][enrollment_id] = (
-                    "yes",
-                    {**saw, "event_id": event.id},
-                )
+        waiting[(version_id, node)][enrollment_id] = after_arrival
     if goal_met:
         _exit_goal_met(goal_met, now)
-    for (version_id, node), outcomes in decisions.items():
+    for (version_id, node), seen in waiting.items():
+        block = loaders.version(version_id).definition.nodes[node]
+        # One call per block for all its waiting users (set-based, e.g. one count query).
+        outcomes = handler(block.type).on_events(block, seen)
         outcomes = {k: v for k, v in outcomes.items() if k not in goal_met}
         if outcomes:
             _decide(version_id, node, outcomes, now)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from engine import entries, loaders, runner
-from engine.domain import DateTimeBlock, PastBehaviourBlock
-from engine.models import Enrollment, Profile
+from engine import loaders, runner
+from engine.blocks import handler
+from engine.models import Enrollment
 
 
 def journey_went_live(journey_id: int, now: datetime | None = None) -> None:
@@ -28,14 +30,7 @@ def journey_went_live(journey_id: int, now: datetime | None = None) -> None:
     live = loaders.trigger_index(journey["project_id"]).journeys.get(journey_id)
     if live is None:
         return
-    entry = live.entry
-    if isinstance(entry, DateTimeBlock):
-        entries.schedule_date_time(live, None, now)
-    elif isinstance(entry, PastBehaviourBlock) and journey["next_entry_check_at"] is None:
-        # Evaluated at the start time, then every 24 hours (engine.ticker.due_entry_checks).
-        Journey.objects.filter(id=journey_id, next_entry_check_at__isnull=True).update(
-            next_entry_check_at=now
-        )
+    handler(live.entry.type).went_live(live, journey["next_entry_check_at"], now)
 
 
 def journey_changed(*, journey_id: int, project_id: int, status: str, **_: object) -> None:
@@ -48,8 +43,6 @@ def journey_changed(*, journey_id: int, project_id: int, status: str, **_: objec
 def run_pending_arrivals(journey_id: int) -> None:
     """Users placed at a block by a new version (moved) or a resume are processed now,
     not when the ticker's stale-arrival sweep would find them."""
-    from collections import defaultdict
-
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
     pending = Enrollment.objects.filter(
         journey_id=journey_id,
@@ -71,31 +64,20 @@ def profiles_changed(
     index = loaders.trigger_index(project_id)
     for live in index.date_time_entries:
         if live.takes_entries(now):
-            entries.schedule_date_time(live, profile_ids, now)
+            handler(live.entry.type).entry_profiles_changed(live, profile_ids, now)
     waiting = Enrollment.objects.filter(
         profile_id__in=profile_ids,
         state=Enrollment.State.ACTIVE,
         node_state=Enrollment.NodeState.WAITING,
     )
     with transaction.atomic():
-        rows = [
-            row
-            for row in runner.locked(waiting).values_list(
-                "id", "version_id", "node", "profile_id", "context"
-            )
-            if isinstance(loaders.version(row[1]).definition.nodes.get(row[2]), DateTimeBlock)
-        ]
-        if not rows:
-            return
-        properties = dict(
-            Profile.objects.filter(id__in=profile_ids).values_list("id", "properties")
-        )
-        timers = {}
-        for enrollment_id, version_id, node, profile_id, context in rows:
+        by_block: dict[tuple[int, str], list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
+        for enrollment_id, version_id, node, profile_id, context in runner.locked(
+            waiting
+        ).values_list("id", "version_id", "node", "profile_id", "context"):
+            block = loaders.version(version_id).definition.nodes.get(node)
+            if block is not None and handler(block.type).reads_profile_dates:
+                by_block[(version_id, node)].append((enrollment_id, profile_id, context))
+        for (version_id, node), rows in by_block.items():
             block = loaders.version(version_id).definition.nodes[node]
-            assert isinstance(block, DateTimeBlock)
-            target = runner.date_time_target(block, properties.get(profile_id) or {})
-            # A removed property keeps the time it was scheduled with: nobody is stranded.
-            if target is not None and target.isoformat() != (context or {}).get("target"):
-                timers[enrollment_id] = (max(target, now), {"target": target.isoformat()})
-        runner.set_timers(timers)
+            handler(block.type).profiles_changed(block, rows, now)

@@ -16,20 +16,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from engine.domain import (
-    ActionBlock,
-    ActionGoal,
-    DateTimeBlock,
-    Definition,
-    InactionBlock,
-    JourneyTriggerBlock,
-    PageCountBlock,
-    PageVisitBlock,
-    PastBehaviourBlock,
-    PastBehaviourGoal,
-    ReferrerEntryBlock,
-    parse_definition,
-)
+from engine.domain import ActionGoal, Definition, PastBehaviourGoal, parse_definition
 
 PAGE_VIEWED = "Page Viewed"
 
@@ -138,6 +125,7 @@ def trigger_index(project_id: int) -> TriggerIndex:
 
 def _build(project_id: int, generation: int) -> TriggerIndex:
     from builder.models import Journey
+    from engine.blocks import handler
 
     index = TriggerIndex(generation=generation)
     rows = Journey.objects.filter(
@@ -146,21 +134,8 @@ def _build(project_id: int, generation: int) -> TriggerIndex:
     for journey_id, status, end_at, version_id in rows:
         live = LiveJourney(journey_id, status, end_at, version(version_id))
         index.journeys[journey_id] = live
-        entry = live.entry
-        if isinstance(entry, ActionBlock):
-            index.entries_by_event.setdefault(entry.event, []).append(live)
-        elif isinstance(entry, InactionBlock):
-            assert entry.event is not None
-            index.entries_by_event.setdefault(entry.event, []).append(live)
-            index.inaction_cancels.setdefault(entry.not_event, []).append(live)
-        elif isinstance(entry, PageVisitBlock | ReferrerEntryBlock | PageCountBlock):
-            index.entries_by_event.setdefault(PAGE_VIEWED, []).append(live)
-        elif isinstance(entry, DateTimeBlock):
-            index.date_time_entries.append(live)
-        elif isinstance(entry, PastBehaviourBlock):
-            index.past_behaviour_entries.append(live)
-        elif isinstance(entry, JourneyTriggerBlock):
-            index.journey_triggers.setdefault((str(entry.journey), entry.node), []).append(live)
+        # Each kind files its entry itself (engine/blocks/).
+        handler(live.entry.type).index_entry(index, live)
     from builder.models import JourneyVersion
 
     # Older versions still followed by users count too (their Date Time blocks wait on dates).
@@ -168,7 +143,7 @@ def _build(project_id: int, generation: int) -> TriggerIndex:
         "id", flat=True
     )
     index.profile_dates = bool(index.date_time_entries) or any(
-        isinstance(block, DateTimeBlock)
+        handler(block.type).reads_profile_dates
         for vid in version_ids
         for block in version(vid).definition.nodes.values()
     )

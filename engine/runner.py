@@ -24,19 +24,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from engine import loaders, outbox
-from engine.domain import (
-    ActionBlock,
-    DateTimeBlock,
-    DelayBlock,
-    InactionBlock,
-    MessageBlock,
-    PageCountBlock,
-    PageVisitBlock,
-    PastBehaviourBlock,
-    ReferrerEntryBlock,
-)
-from engine.models import Enrollment, Profile, Step
+from engine import loaders
+from engine.blocks import handler
+from engine.domain import kind_of
+from engine.models import Enrollment, Step
 from engine.sql import dt_param, insert_returning, json_param, server_cursor
 
 log = logging.getLogger(__name__)
@@ -46,7 +37,6 @@ CANDIDATE = Enrollment.State.CANDIDATE
 PENDING = Enrollment.NodeState.PENDING
 WAITING = Enrollment.NodeState.WAITING
 DONE = Enrollment.NodeState.DONE
-EVENT_WAIT_BLOCKS = (ActionBlock, PageVisitBlock, ReferrerEntryBlock, PageCountBlock)
 MAX_HOPS = 200  # a definition is acyclic; this only bounds a corrupt one
 BATCH = 5000  # users moved by one task
 
@@ -89,10 +79,6 @@ Outcome = tuple[str | None, dict[str, Any]]
 
 def locked(qs: Any) -> Any:
     """Lock the rows for this transaction, skipping rows another worker holds."""
-    return _locked(qs)
-
-
-def _locked(qs: Any) -> Any:
     if connection.features.has_select_for_update_skip_locked:
         return qs.select_for_update(skip_locked=True, of=("self",))
     return qs
@@ -101,7 +87,7 @@ def _locked(qs: Any) -> Any:
 def load_rows(filter_q: Q, *, order: str = "id", limit: int | None = None) -> list[Row]:
     """Rows matching ``filter_q``, locked for this transaction (rows another worker holds
     are skipped), at most ``limit`` of them in ``order``."""
-    qs = _locked(Enrollment.objects.filter(filter_q).order_by(order)).values_list(*ROW_FIELDS)
+    qs = locked(Enrollment.objects.filter(filter_q).order_by(order)).values_list(*ROW_FIELDS)
     return [Row(*values) for values in (qs[:limit] if limit is not None else qs)]
 
 
@@ -203,7 +189,7 @@ def leave(
             exit_ids(path_end, Enrollment.ExitReason.COMPLETED, now)
     qualified: dict[str, list[int]] = defaultdict(list)
     for row in rows:
-        if row.id in outcomes and outcomes[row.id][0] in (None, "yes"):
+        if row.id in outcomes and kind_of(definition.node(row.node)).qualifies(outcomes[row.id][0]):
             qualified[row.node].append(row.profile_id)
     qualified_for(version, qualified, now)
     return pending
@@ -303,17 +289,7 @@ def qualified_for(
 def settled_arrival(block: Any, now: datetime) -> dict[str, Any] | None:
     """What arriving at ``block`` sets, when arriving only starts a wait (timer or event);
     None when arrival needs work (a message to write, a decision to take)."""
-    if isinstance(block, DelayBlock):
-        return {"node_state": WAITING, "wake_at": now + timedelta(seconds=block.duration)}
-    if isinstance(block, EVENT_WAIT_BLOCKS):
-        wake_at = now + timedelta(seconds=block.within) if block.within else None
-        return {"node_state": WAITING, "wake_at": wake_at}
-    if isinstance(block, InactionBlock):
-        return {"node_state": WAITING, "wake_at": now + timedelta(seconds=block.within)}
-    if isinstance(block, PastBehaviourBlock) and block.evaluate != "on_arrival":
-        # Evaluated by the project's 12:00 am run (engine.daily); no timer.
-        return {"node_state": WAITING, "wake_at": None}
-    return None
+    return handler(block.type).settle(block, now)
 
 
 def arrive(
@@ -321,19 +297,11 @@ def arrive(
 ) -> dict[str, list[int]]:
     """Users just reached ``node``. Returns the arrivals at the following blocks."""
     block = version.definition.node(node)
-    ids = [r.id for r in rows]
     settled = settled_arrival(block, now)
     if settled is not None:
-        wait(ids, settled["wake_at"], now)
+        wait([r.id for r in rows], settled["wake_at"], now)
         return {}
-    if isinstance(block, MessageBlock):
-        outbox.write(version, block, rows, now)
-        return leave(version, rows, {r.id: (None, {"channel": block.channel}) for r in rows}, now)
-    if isinstance(block, PastBehaviourBlock):  # evaluated on arrival
-        return leave(version, rows, evaluate_past_behaviour(block, rows, now), now)
-    if isinstance(block, DateTimeBlock):
-        return _date_time_arrive(version, block, rows, now)
-    raise ValueError(f"Block type {block.type!r} cannot be inside a journey")
+    return handler(block.type).arrive(version, node, rows, now)
 
 
 def wake(
@@ -341,101 +309,11 @@ def wake(
 ) -> dict[str, list[int]]:
     """Timers of users waiting at ``node`` came due."""
     block = version.definition.node(node)
-    if isinstance(block, DelayBlock):
-        outcomes: dict[int, Outcome] = {
-            r.id: (None, {"waited_seconds": block.duration}) for r in rows
-        }
-    elif isinstance(block, EVENT_WAIT_BLOCKS):
-        outcomes = {r.id: ("no", {"within_seconds": block.within, "happened": False}) for r in rows}
-    elif isinstance(block, InactionBlock):
-        outcomes = {
-            r.id: (
-                "yes",
-                {"not_event": block.not_event, "within_seconds": block.within, "happened": False},
-            )
-            for r in rows
-        }
-    elif isinstance(block, DateTimeBlock):
-        outcomes = {
-            r.id: ("yes", {"property": block.property, "at": r.context.get("target")}) for r in rows
-        }
-    else:
+    outcomes = handler(block.type).wake(block, rows)
+    if outcomes is None:
         log.warning("Timer at block %s (%s) with nothing to do; ignored", node, block.type)
         return {}
     return leave(version, rows, outcomes, now)
-
-
-def evaluate_past_behaviour(
-    block: PastBehaviourBlock, rows: Sequence[Row], now: datetime
-) -> dict[int, Outcome]:
-    from engine.conditions import evaluate_batch
-
-    verdicts = evaluate_batch(
-        conditions=block.conditions,
-        match=block.match,
-        window_days=block.window_days,
-        profile_ids=[r.profile_id for r in rows],
-        now=now,
-    )
-    return {
-        r.id: ("yes" if verdicts[r.profile_id][0] else "no", verdicts[r.profile_id][1])
-        for r in rows
-    }
-
-
-def parse_datetime_value(value: Any) -> datetime | None:
-    """A profile property as a date-time: ISO 8601 string (naive = UTC) or epoch seconds."""
-    from datetime import UTC
-
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(
-                value.replace("Z", "+00:00") if value.endswith("Z") else value
-            )
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def date_time_target(block: DateTimeBlock, properties: Mapping[str, Any]) -> datetime | None:
-    from engine.domain import lookup
-
-    base = parse_datetime_value(lookup(properties, block.property))
-    return None if base is None else base + timedelta(seconds=block.offset)
-
-
-def _date_time_arrive(
-    version: loaders.Version, block: DateTimeBlock, rows: Sequence[Row], now: datetime
-) -> dict[str, list[int]]:
-    properties = dict(
-        Profile.objects.filter(id__in=[r.profile_id for r in rows]).values_list("id", "properties")
-    )
-    no: dict[int, Outcome] = {}
-    timers: dict[int, tuple[datetime, dict[str, Any]]] = {}
-    for row in rows:
-        target = date_time_target(block, properties.get(row.profile_id) or {})
-        if target is None:
-            no[row.id] = (
-                "no",
-                {"property": block.property, "reason": "missing or not a date-time"},
-            )
-        elif target <= now:
-            no[row.id] = (
-                "no",
-                {"property": block.property, "at": target.isoformat(), "reason": "already past"},
-            )
-        else:
-            timers[row.id] = (target, {"target": target.isoformat()})
-    set_timers(timers, node_state=WAITING)
-    return leave(version, [r for r in rows if r.id in no], no, now) if no else {}
 
 
 def set_timers(timers: Mapping[int, tuple[datetime, dict[str, Any]]], **fields: Any) -> None:
@@ -465,27 +343,7 @@ _STEP_COLUMNS = (
 
 def _uniform_wake(block: Any) -> tuple[str | None, str, list[Any]] | None:
     """(branch, SQL for the step detail, its params) when every woken user leaves alike."""
-    if isinstance(block, DelayBlock):
-        return None, "jsonb_build_object('waited_seconds', %s::int)", [block.duration]
-    if isinstance(block, EVENT_WAIT_BLOCKS):
-        return (
-            "no",
-            "jsonb_build_object('within_seconds', %s::int, 'happened', false)",
-            [block.within],
-        )
-    if isinstance(block, InactionBlock):
-        return (
-            "yes",
-            "jsonb_build_object('not_event', %s::text, 'within_seconds', %s::int, 'happened', false)",
-            [block.not_event, block.within],
-        )
-    if isinstance(block, DateTimeBlock):
-        return (
-            "yes",
-            "jsonb_build_object('property', %s::text, 'at', due.context -> 'target')",
-            [block.property],
-        )
-    return None
+    return handler(block.type).wake_sql(block)
 
 
 def _target_assignments(

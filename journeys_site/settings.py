@@ -245,7 +245,7 @@ SPECTACULAR_SETTINGS = {
 
 # Ingest endpoints are called from any origin by the web SDK with a bearer key (no
 # cookies), so every origin may call them and nothing else is opened.
-CORS_URLS_REGEX = r"^/api/v1/(events|profiles|identify)/?$"
+CORS_URLS_REGEX = r"^/api/v1/(events|profiles|identify|web-push/key|web-push/subscriptions)/?$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_PREFLIGHT_MAX_AGE = 86400

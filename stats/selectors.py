@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -20,7 +20,7 @@ from django.utils import timezone
 from builder.in_flight import blocks_of
 from builder.models import Journey, JourneyVersion
 from engine import loaders
-from engine.domain import DefinitionInvalid, MessageBlock, TemplateError, block_type
+from engine.domain import DefinitionInvalid, MessageBlock, TemplateError, block_type, kind_of
 from engine.domain import parse_definition as _parse_definition
 from engine.models import Enrollment, Event, Message, Profile, ProfileAlias, Step
 from engine.selectors import NotFound, membership_get
@@ -505,9 +505,11 @@ def campaign_report(
 
         version = loaders.version(shape.version_id)
         block = version.definition.node(node)
-        assert isinstance(block, MessageBlock)
+        assert kind_of(block).category == "message"
         try:
-            preview = render_message(version, block, profile, event, timezone.now())
+            preview = render_message(
+                version, cast(MessageBlock, block), profile, event, timezone.now()
+            )
         except (TemplateError, ValueError) as exc:
             preview_error = str(exc)
     bt = block_type(str(raw.get("type")))

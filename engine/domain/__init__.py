@@ -1,24 +1,14 @@
 """Pure domain of journeys: definition parsing and validation, blocks, filters, durations, templates."""
 
 from .blocks import (
-    ActionBlock,
     ActionGoal,
     Block,
     Condition,
-    DateTimeBlock,
-    DelayBlock,
     DidCondition,
     DidNotCondition,
     Goal,
-    InactionBlock,
-    JourneyTriggerBlock,
-    MessageBlock,
-    PageCountBlock,
-    PageVisitBlock,
-    PastBehaviourBlock,
     PastBehaviourGoal,
     ProfileCondition,
-    ReferrerEntryBlock,
 )
 from .definition import Definition, Edge, Settings, parse_definition, validate
 from .durations import DurationError, format_duration, parse_duration
@@ -35,7 +25,15 @@ from .filters import (
     lookup,
     value_matches,
 )
-from .registry import REGISTRY, BlockType, FieldSpec, block_type, palette
+from .kinds.action import ActionBlock
+from .kinds.date_time import DateTimeBlock
+from .kinds.delay import DelayBlock
+from .kinds.inaction import InactionBlock
+from .kinds.journey_trigger import JourneyTriggerBlock
+from .kinds.message import MessageBlock
+from .kinds.pages import PageCountBlock, PageVisitBlock, ReferrerEntryBlock
+from .kinds.past_behaviour import PastBehaviourBlock
+from .registry import REGISTRY, BlockType, FieldSpec, block_type, kind_of, palette
 from .templates import TemplateError, render, template_errors
 
 __all__ = [
@@ -80,6 +78,7 @@ __all__ = [
     "filter_matches",
     "format_duration",
     "json_equal",
+    "kind_of",
     "lookup",
     "palette",
     "parse_definition",

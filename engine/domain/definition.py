@@ -10,7 +10,7 @@ from typing import Any
 from .blocks import Block, BlockHeader, Goal, parse_goal
 from .errors import DefinitionError, DefinitionInvalid
 from .fields import ID_PATTERN, BlockContext, Reader, ValidationContext, join
-from .registry import REGISTRY, block_type
+from .registry import REGISTRY, block_type, kind_of
 
 __all__ = [
     "MAX_GOALS",
@@ -40,7 +40,9 @@ class Settings:
 
 @dataclass(frozen=True)
 class Edge:
-    """``{"from", "to", "branch"}``: ``branch`` is ``yes``/``no`` out of a segment block, else None.
+    """``{"from", "to", "branch"}``: the named branch of its source block that it leaves
+    (``yes``/``no`` out of a segment block, a name the block gives itself for kinds with
+    named branches), else None.
 
     Edges out of the entry always have ``branch="yes"`` (implicit in the JSON).
     """
@@ -99,11 +101,11 @@ class Definition:
         return self._next.get((from_id, branch))
 
     def branches(self, id: str) -> tuple[str | None, ...]:
-        """The ways out of a block: ``("yes",)`` for the entry, ``("yes", "no")`` for a segment
-        inside, ``(None,)`` for the others."""
+        """The ways out of a block: ``("yes",)`` for the entry, its kind's branches inside
+        (``("yes", "no")`` for a segment block), ``(None,)`` for one way out."""
         if id == self.entry.id:
             return ("yes",)
-        return ("yes", "no") if self.is_segment(id) else (None,)
+        return kind_of(self.node(id)).block_branches(self.node(id)) or (None,)
 
     def is_path_end(self, id: str, branch: str | None = None) -> bool:
         """Whether a user leaving ``id`` on ``branch`` has no next block (the path ends there)."""
@@ -140,6 +142,8 @@ class _Parser:
         self.context = context
         self.ids: dict[str, str] = {}  # id -> path of what owns it
         self.categories: dict[str, str] = {}  # block id -> category (when its type is known)
+        self.parsed: dict[str, Block] = {}  # block id -> parsed block (when it is valid)
+        self.named_branches: set[str] = set()  # blocks whose kind names branches in its data
         self.links: list[tuple[int, Edge]] = []
 
     def claim_id(self, raw: Mapping[str, Any], path: str) -> str | None:
@@ -188,6 +192,8 @@ class _Parser:
             return block_id, None
         if block_id is not None:
             self.categories[block_id] = bt.category
+            if bt.branches_of is not None:
+                self.named_branches.add(block_id)
         if at_entry and not bt.entry:
             segments = ", ".join(t.type for t in REGISTRY.values() if t.entry)
             r.error(
@@ -203,7 +209,19 @@ class _Parser:
         block = bt.parse(raw, ctx, head)
         if len(r.errors) > before:
             return block_id, None
+        if block_id is not None and block is not None:
+            self.parsed[block_id] = block
         return block_id, block
+
+    def branch_names(self, source: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The branches of a block and those that must end the path; None when unknown
+        (its type or its own fields were invalid, already reported)."""
+        block = self.parsed.get(source)
+        if block is None:
+            category = self.categories.get(source)
+            return (("yes", "no"), ()) if category == "segment" else None
+        bt = kind_of(block)
+        return bt.block_branches(block), bt.terminal_branches(block)
 
     def goals(self, raw: Any) -> tuple[Goal, ...] | None:
         r = self.r
@@ -290,15 +308,28 @@ class _Parser:
                         f"The entry has no '{shown[:40]}' path: users who do not qualify never "
                         "enter; leave the branch out or use yes",
                     )
-            elif category == "segment":
+            elif source is not None and (names := self.branch_names(source)) and names[0]:
+                choices, terminal = names
                 if branch is None:
                     r.error(
                         join(path, "branch"),
-                        f"An edge out of segment block '{source}' needs a branch: yes or no",
+                        f"An edge out of {category} block '{source}' needs a branch: "
+                        f"{' or '.join(choices)}",
                     )
-                elif branch not in ("yes", "no"):
+                elif branch not in choices:
                     shown = branch if isinstance(branch, str) else repr(branch)
-                    r.error(join(path, "branch"), f"Unknown branch '{shown[:40]}'; use yes or no")
+                    r.error(
+                        join(path, "branch"),
+                        f"Unknown branch '{shown[:40]}'; use {' or '.join(choices)}",
+                    )
+                elif branch in terminal:
+                    r.error(
+                        join(path, "branch"),
+                        f"Branch '{branch}' of '{source}' is a holdout: its users stay out of "
+                        "what follows, so it cannot lead to a block",
+                    )
+            elif category is not None and branch is not None and source in self.named_branches:
+                pass  # the source block is invalid (reported); its branches are unknown
             elif category is not None and branch is not None:
                 r.error(
                     join(path, "branch"),

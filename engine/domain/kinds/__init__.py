@@ -1,0 +1,1 @@
+"""Block kinds, one module per kind or close family; engine/domain/registry.py lists them."""
