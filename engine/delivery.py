@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from django.db import DatabaseError, close_old_connections
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,7 +27,10 @@ from engine.models import Message
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)  # far above every backend's timeout (10 s)
+# A dead worker's claimed messages are sent again once their lease runs out; a live one
+# renews the lease of its batch every LEASE / 2, so one send (<= 10 s) never outlives it.
+LEASE = timedelta(seconds=30)
+RELEASE_DELAY = timedelta(seconds=2)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
@@ -82,13 +86,75 @@ def backoff(attempts: int) -> timedelta:
     ignore_result=True,
 )
 def deliver_messages(message_ids: list[int]) -> None:
-    """Deliver each message that is due. A repeated or stale task sends nothing twice."""
-    for message in message_claim_many(message_ids):
+    """Deliver each message that is due. A repeated or stale task sends nothing twice.
+
+    The batch's lease is short (a dead worker's messages are taken up again within
+    ``LEASE``) and renewed while the batch is being sent; a message whose send could not
+    be recorded (the database went away, a bug) is released for a retry soon, or failed
+    after ``MAX_ATTEMPTS``.
+    """
+    pending = message_claim_many(message_ids)
+    while pending:
+        lease = pending[0].next_attempt_at
+        if lease is not None and timezone.now() >= lease - LEASE / 2:
+            pending = _renew_leases(pending)
+            continue
+        message = pending.pop(0)
         try:
             _deliver(message, refresh=False)
-        except Exception:
-            # The claimed row keeps its lease and the ticker retries it when it expires.
+        except Exception as exc:
             logger.exception("delivering message %s failed unexpectedly", message.pk)
+            _release(message, exc)
+
+
+def _renew_leases(messages: list[Message]) -> list[Message]:
+    """Push the lease of the batch's unsent messages ahead; those another worker took
+    (after an expiry) are dropped from the batch."""
+    try:
+        lease = timezone.now() + LEASE + timedelta(microseconds=random.randint(0, 999_999))
+        by_id = {m.pk: m for m in messages}
+        Message.objects.filter(
+            pk__in=list(by_id), status=Status.QUEUED, next_attempt_at=messages[0].next_attempt_at
+        ).update(next_attempt_at=lease)
+        kept = set(
+            Message.objects.filter(pk__in=list(by_id), next_attempt_at=lease).values_list(
+                "pk", flat=True
+            )
+        )
+    except DatabaseError:
+        close_old_connections()
+        logger.exception("could not renew the lease of %s messages", len(messages))
+        return []  # the lease runs out and the ticker dispatches them again
+    for message in messages:
+        message.next_attempt_at = lease
+    return [m for m in messages if m.pk in kept]
+
+
+def _release(message: Message, exc: BaseException) -> None:
+    """Give back a message whose attempt broke outside the send (its outcome unknown to
+    us): retried shortly with the same idempotency key, or failed after MAX_ATTEMPTS."""
+    close_old_connections()  # a connection the database dropped is reopened, not reused
+    now = timezone.now()
+    if message.attempts >= MAX_ATTEMPTS:
+        fields: dict[str, Any] = {
+            "status": Status.FAILED,
+            "error": f"gave up after {message.attempts} attempts: {type(exc).__name__}: {exc}"[
+                :500
+            ],
+            "next_attempt_at": None,
+        }
+    else:
+        fields = {"next_attempt_at": now + RELEASE_DELAY}
+    try:
+        Message.objects.filter(
+            pk=message.pk,
+            status=Status.QUEUED,
+            attempts=message.attempts,
+            next_attempt_at=message.next_attempt_at,
+        ).update(**fields)
+    except DatabaseError:
+        close_old_connections()
+        logger.warning("message %s keeps its lease until it expires", message.pk)
 
 
 def message_claim_many(message_ids: Iterable[int], now: datetime | None = None) -> list[Message]:
