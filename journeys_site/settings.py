@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -73,13 +74,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "django_celery_beat",
     "channels",
     "engine",
     "builder",
     "stats",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +96,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "journeys_site.urls"
@@ -219,9 +226,116 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected at least {minimum}")
+    return value
+
+
+# Sign-in throttling (django-axes) on every sign-in door: the API token endpoint, /login/
+# and the admin login. Locked per username and, separately, per address.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.ThrottlingBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("JOURNEYS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("JOURNEYS_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+# How many reverse proxies in front of Journeys append to X-Forwarded-For (0: none, the
+# peer's address is the client's). Decides the address sign-ins are counted under.
+JOURNEYS_PROXY_COUNT = env_int("JOURNEYS_PROXY_COUNT", 0)
+
+# API tokens (accounts/) expire this many days after they are issued; invitations too.
+JOURNEYS_TOKEN_TTL_DAYS = env_int("JOURNEYS_TOKEN_TTL_DAYS", 30, minimum=1)
+JOURNEYS_INVITATION_TTL_DAYS = env_int("JOURNEYS_INVITATION_TTL_DAYS", 7, minimum=1)
+
+# --- Production security, by environment (docs/operations.md "Production settings") ----
+# JOURNEYS_HTTPS=1 says the site is served over HTTPS: it turns on the SSL redirect,
+# secure cookies and HSTS, each of which its own variable can still override. Unset, the
+# embedded default keeps working over plain http://127.0.0.1.
+JOURNEYS_HTTPS = env_bool("JOURNEYS_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", JOURNEYS_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", JOURNEYS_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", JOURNEYS_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if JOURNEYS_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", JOURNEYS_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", JOURNEYS_HTTPS)
+# /healthz answers over plain HTTP too, so a load balancer's probe is not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+
+def _proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` -> ("HTTP_X_FORWARDED_PROTO", "https")."""
+    if not raw.strip():
+        return None
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip() or not value.strip():
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={raw!r}: expected 'Header-Name: value', "
+            "like 'X-Forwarded-Proto: https'"
+        )
+    return "HTTP_" + name.strip().upper().replace("-", "_"), value.strip()
+
+
+# Set only behind a proxy that overwrites this header on every request.
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if urlparse(_origin).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS: {_origin!r} needs its scheme, like https://journeys.example.com"
+        )
+
+
+def _websocket_sources(hosts: list[str], secure_only: bool) -> list[str]:
+    """ws:/wss: sources for the site's own hosts ('self' covers them in CSP 3 browsers)."""
+    schemes = ["wss"] if secure_only else ["ws", "wss"]
+    if "*" in hosts:
+        return [f"{scheme}:" for scheme in schemes]
+    sources: list[str] = []
+    for host in hosts:
+        if host.startswith("["):  # CSP has no syntax for IPv6 literals; 'self' covers them
+            continue
+        names = [host[1:], "*" + host] if host.startswith(".") else [host]
+        sources += [f"{scheme}://{name}:*" for name in names for scheme in schemes]
+    return sources
+
+
+# Content Security Policy on every response (django-csp): scripts only from our own
+# files (no inline scripts anywhere), inline styles allowed (React Flow and the docs
+# viewer set style attributes), websockets to this site.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *_websocket_sources(ALLOWED_HOSTS, JOURNEYS_HTTPS)],
+        # The API docs viewer (Redoc) runs its search index in a worker made from a blob.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+if os.environ.get("JOURNEYS_CSP_REPORT_URI"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [os.environ["JOURNEYS_CSP_REPORT_URI"]]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -241,6 +355,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs viewer's scripts come from our static files, never a CDN.
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Ingest endpoints are called from any origin by the web SDK with a bearer key (no

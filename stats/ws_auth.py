@@ -1,4 +1,4 @@
-"""Who a websocket belongs to: a DRF token in ``?token=``, else the session cookie.
+"""Who a websocket belongs to: an API token in ``?token=``, else the session cookie.
 
 Sits inside ``AuthMiddlewareStack`` (which has already put the session's user in
 ``scope["user"]``). A ``token`` parameter always wins: a wrong one makes the socket
@@ -18,7 +18,8 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from rest_framework.authtoken.models import Token
+
+from accounts.selectors import token_get_active
 
 __all__ = ["TokenAuthMiddleware", "session_origin_ok", "token_from", "user_for_token"]
 
@@ -49,11 +50,10 @@ def session_origin_ok(scope: Mapping[str, Any]) -> bool:
 
 @database_sync_to_async
 def user_for_token(key: str) -> AbstractBaseUser | AnonymousUser:
-    """The active user the DRF token belongs to, else anonymous (as TokenAuthentication)."""
-    if not key:
-        return AnonymousUser()
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    """The active user the API token belongs to (unexpired, unrevoked), else anonymous,
+    as the API's token authentication decides."""
+    token = token_get_active(key)
+    if token is None:
         return AnonymousUser()
     return token.user
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import token_issue
 from engine.models import Membership, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -38,8 +38,8 @@ def other_project(other_marketer: Any) -> Project:
 
 def client_for(user: Any) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, raw = token_issue(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
     return client
 
 

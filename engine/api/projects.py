@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors as accounts_selectors
+from accounts import services as accounts_services
+from accounts.api import invitation_body
+from accounts.lockout import lockout_message
+from accounts.services import token_issue
 from engine import selectors, services
 from engine.models import Membership, Project
 
@@ -124,6 +126,20 @@ class MemberSerializer(serializers.Serializer[Membership]):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
+class MemberInvitedSerializer(serializers.Serializer[Membership]):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    status = serializers.ChoiceField(
+        choices=["invited", "member"],
+        help_text="`invited`: an invitation was made; `member`: an existing member's role changed.",
+    )
+    invitation = serializers.DictField(
+        required=False,
+        help_text='With `invited`: {"id", "username", "role", "created_at", "expires_at", '
+        '"accept_url", "token"}; send accept_url to the invitee (shown only here).',
+    )
+
+
 class ProjectMembersView(APIView):
     @extend_schema(responses=MemberSerializer(many=True), operation_id="project_members_list")
     def get(self, request: Request, project_id: int) -> Response:
@@ -135,41 +151,89 @@ class ProjectMembersView(APIView):
 
     @extend_schema(
         request=MemberSerializer,
-        responses={201: MemberSerializer},
+        responses={201: MemberInvitedSerializer},
         operation_id="project_members_add",
+        description="Invite a user (admins only): they become a member only when they accept "
+        "the invitation (docs/api.md). The answer is the same whether or not the username "
+        "exists. An existing member's role is changed at once (status `member`).",
     )
     def post(self, request: Request, project_id: int) -> Response:
-        """Add or change a member (admins only)."""
+        """Invite a member, or change an existing member's role (admins only)."""
         membership = selectors.membership_get(user=request.user, project_id=project_id)
         if membership.role != Membership.Role.ADMIN:
             raise selectors.Forbidden("Only a project admin can manage members.")
         data = MemberSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = get_user_model().objects.filter(username=data.validated_data["username"]).first()
-        if user is None:
-            return Response({"username": ["No such user."]}, status=status.HTTP_400_BAD_REQUEST)
+        username, role = data.validated_data["username"], data.validated_data["role"]
         try:
-            with transaction.atomic():
-                Membership.objects.update_or_create(
-                    project_id=project_id, user=user, defaults={"role": data.validated_data["role"]}
+            existing = (
+                accounts_selectors.project_members(project=membership.project)
+                .filter(user__username=username)
+                .first()
+            )
+            if existing is not None:
+                accounts_services.member_role_set(membership=existing, role=role)
+                return Response(
+                    {"username": username, "role": role, "status": "member"},
+                    status=status.HTTP_201_CREATED,
                 )
-        except IntegrityError:  # a concurrent add of the same member; the row exists now
-            pass
-        return Response(data.validated_data, status=status.HTTP_201_CREATED)
+            invitation, raw = accounts_services.invitation_create(
+                project=membership.project,
+                username=username,
+                role=role,
+                invited_by=request.user,  # type: ignore[arg-type]
+            )
+        except accounts_services.InvitationError as exc:
+            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        body = {
+            "username": invitation.username,
+            "role": invitation.role,
+            "status": "invited",
+            "invitation": invitation_body(invitation, raw, request),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
-class TokenView(ObtainAuthToken):
-    """POST {"username", "password"} -> {"token"}."""
+class TokenRequestSerializer(serializers.Serializer[object]):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    name = serializers.CharField(
+        max_length=100, required=False, default="", help_text="A label to tell your tokens apart."
+    )
 
-    parser_classes = [JSONParser]
+
+class TokenView(APIView):
+    """POST {"username", "password"} -> {"token", "expires_at"}: a new expiring token."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
 
     @extend_schema(
-        request=inline_serializer(
-            "TokenRequest",
-            {"username": serializers.CharField(), "password": serializers.CharField()},
-        ),
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        request=TokenRequestSerializer,
+        responses={
+            200: inline_serializer(
+                "Token",
+                {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+            ),
+            429: inline_serializer("SignInLocked", {"detail": serializers.CharField()}),
+        },
         operation_id="auth_token",
     )
-    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().post(request, *args, **kwargs)
+    def post(self, request: Request) -> Response:
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # The Django request, so django-axes counts the attempt and can lock it out.
+        user = authenticate(
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            if getattr(request._request, "axes_locked_out", False):
+                return Response({"detail": lockout_message()}, status=429)
+            return Response(
+                {"non_field_errors": ["Unable to log in with provided credentials."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token, raw = token_issue(user=user, name=data.validated_data["name"])
+        return Response({"token": raw, "expires_at": token.expires_at})

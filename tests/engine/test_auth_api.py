@@ -25,11 +25,15 @@ def test_the_right_password_gets_a_token_that_opens_marketer_endpoints(marketer:
     assert client.get("/api/v1/projects").status_code == 200
 
 
-def test_the_same_user_gets_the_same_token_twice(marketer: Any) -> None:
+def test_each_sign_in_gets_its_own_token_and_both_work(marketer: Any) -> None:
     body = {"username": "ana", "password": "pw-for-tests"}
     first = APIClient().post("/api/v1/auth/token", body, format="json").json()["token"]
     second = APIClient().post("/api/v1/auth/token", body, format="json").json()["token"]
-    assert first == second
+    assert first != second
+    for token in (first, second):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert client.get("/api/v1/projects").status_code == 200
 
 
 def test_a_wrong_password_gets_no_token(marketer: Any) -> None:

@@ -95,7 +95,7 @@ def test_an_unknown_project_is_404(api: APIClient) -> None:
     assert api.get("/api/v1/projects/999999").status_code == 404
 
 
-def test_an_admin_adds_a_viewer_who_then_sees_the_project(
+def test_an_admin_invites_a_viewer_who_sees_the_project_once_they_accept(
     api: APIClient, project: Project, other_marketer: Any
 ) -> None:
     response = api.post(
@@ -104,10 +104,17 @@ def test_an_admin_adds_a_viewer_who_then_sees_the_project(
         format="json",
     )
     assert response.status_code == 201
-    assert response.json() == {"username": "bob", "role": "viewer"}
+    body = response.json()
+    assert (body["username"], body["role"], body["status"]) == ("bob", "viewer", "invited")
+    members = api.get(f"/api/v1/projects/{project.pk}/members").json()
+    assert members == [{"username": "ana", "role": "admin"}]
+    bob = client_for(other_marketer)
+    assert bob.get("/api/v1/projects").json() == []
+
+    token = body["invitation"]["token"]
+    assert bob.post(f"/api/v1/invitations/{token}/accept").status_code == 200
     members = api.get(f"/api/v1/projects/{project.pk}/members").json()
     assert members == [{"username": "ana", "role": "admin"}, {"username": "bob", "role": "viewer"}]
-    bob = client_for(other_marketer)
     assert [p["id"] for p in bob.get("/api/v1/projects").json()] == [project.pk]
 
 
@@ -148,14 +155,20 @@ def test_a_non_member_gets_404_on_members(other_api: APIClient, project: Project
     assert not Membership.objects.filter(project=project, user__username="bob").exists()
 
 
-def test_adding_an_unknown_user_is_refused_with_the_field(api: APIClient, project: Project) -> None:
-    response = api.post(
-        f"/api/v1/projects/{project.pk}/members",
-        {"username": "ghost", "role": "viewer"},
-        format="json",
-    )
-    assert response.status_code == 400
-    assert "username" in response.json()
+def test_inviting_an_unknown_user_answers_as_for_a_known_one(
+    api: APIClient, project: Project, other_marketer: Any
+) -> None:
+    def invite(username: str) -> tuple[int, set[str], set[str]]:
+        response = api.post(
+            f"/api/v1/projects/{project.pk}/members",
+            {"username": username, "role": "viewer"},
+            format="json",
+        )
+        body = response.json()
+        return response.status_code, set(body), set(body["invitation"])
+
+    assert invite("ghost") == invite("bob")
+    assert not Membership.objects.filter(project=project, user__username="bob").exists()
 
 
 def test_adding_a_member_with_an_unknown_role_is_refused(

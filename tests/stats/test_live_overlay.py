@@ -17,9 +17,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import token_issue
 from builder import services as builder_services
 from builder.models import Journey
 from engine.models import Enrollment, Profile, Project
@@ -43,7 +43,7 @@ def roundtrip(payload: Any) -> Any:
 
 
 def token_for(user: Any) -> str:
-    return str(Token.objects.get_or_create(user=user)[0].key)
+    return token_issue(user=user)[1]
 
 
 def publish(project: Project, user: Any, name: str = "Live") -> Journey:

@@ -28,8 +28,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from builder import services as builder_services
 from builder.models import Journey
 from engine.models import Enrollment, Profile, Project
@@ -170,7 +170,7 @@ def test_a_change_made_by_another_process_reaches_the_browser_within_2_s(
     journey: Journey, marketer: Any, server: str, browser: Any
 ) -> None:
     try:
-        token = Token.objects.get_or_create(user=marketer)[0].key
+        token = token_issue(user=marketer)[1]
         client = Client()
         client.force_login(marketer)
         with urllib.request.urlopen(

@@ -1,0 +1,1 @@
+"""Sign-in and access: expiring API tokens, project invitations, login throttling glue."""
