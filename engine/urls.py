@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from engine.api import ingest, projects
+from engine.api import ingest, projects, web_push
 
 urlpatterns = [
     path("auth/token", projects.TokenView.as_view(), name="auth-token"),
@@ -21,4 +21,10 @@ urlpatterns = [
     path("events", ingest.EventsIngestView.as_view(), name="ingest-events"),
     path("profiles", ingest.ProfilesIngestView.as_view(), name="ingest-profiles"),
     path("identify", ingest.IdentifyView.as_view(), name="ingest-identify"),
+    path("web-push/key", web_push.WebPushKeyView.as_view(), name="web-push-key"),
+    path(
+        "web-push/subscriptions",
+        web_push.WebPushSubscriptionsView.as_view(),
+        name="web-push-subscriptions",
+    ),
 ]

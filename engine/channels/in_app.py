@@ -1,8 +1,9 @@
 """In-app messages: stored for the web SDK, which shows them as a pop-up.
 
 The outbox row is the store: its ``rendered`` holds the pop-up and its
-``expires_at``. "Sent" means stored and ready to be shown; delivery to an open page
-over a websocket comes later and will record itself in ``Message.delivery``.
+``expires_at``. "Sent" means stored and ready to be shown; the SDK's websocket
+(engine/consumers.py, engine/in_app.py) then moves it to ``delivered`` when a page
+gets it, ``opened`` when the visitor saw it and ``clicked`` when they clicked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ def store(message_rendered: dict[str, Any], *, message_id: int, idempotency_key:
     return Result.sent(
         stored=True,
         expires_at=message_rendered.get("expires_at"),
-        websocket="pending",  # shown by the web SDK on its next page view or live push
+        websocket="pending",  # handed to the SDK's websocket on its next page view or live
     )
 
 

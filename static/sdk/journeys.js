@@ -8,7 +8,8 @@
  *
  * Optional attributes: data-api="https://api.example.com" (API base URL; default: the
  * origin the script itself was loaded from), data-auto-page="false" (no automatic
- * Page Viewed events). Reference: docs/sdk.md.
+ * Page Viewed events), data-sw="/journeys-sw.js" (the web push service worker, on the
+ * page's own origin). Reference: docs/sdk.md.
  *
  * Ground rules this file follows:
  * - It runs on other people's pages: nothing it does may throw into the host page,
@@ -310,14 +311,18 @@
   // ---------------------------------------------------------------------------------
   // Public calls.
   // ---------------------------------------------------------------------------------
-  const track = (name, properties) => {
-    if (typeof name !== 'string' || !name.trim()) { warn('track() needs an event name'); return; }
-    const id = uuid();
-    const data = { id, profile_id: currentId(), name, ts: new Date().toISOString(), properties: cleanProps(properties) };
+  const eventData = (id, name, properties) => {
+    const data = { id, profile_id: currentId(), name, ts: new Date().toISOString(), properties };
     // With identity verification on, events of an identified profile sent with the public
     // SDK key carry its hash, or the server refuses them (403).
     if (profileId && userHash) data.user_hash = userHash;
-    enqueue({ type: 'event', id, data });
+    return data;
+  };
+
+  const track = (name, properties) => {
+    if (typeof name !== 'string' || !name.trim()) { warn('track() needs an event name'); return; }
+    const id = uuid();
+    enqueue({ type: 'event', id, data: eventData(id, name, cleanProps(properties)) });
   };
 
   const identify = (id, properties, options) => {
@@ -434,20 +439,236 @@
   };
 
   // ---------------------------------------------------------------------------------
-  // In-app messages (placeholder). The server side is not there yet; this is where it
-  // plugs in:
-  //   connect()    — open wss://<api>/ws/... for the current profile id (with
-  //                  user_hash when identity verification is on); called on load and
-  //                  after identify(); must be idempotent.
-  //   pageViewed() — show in-app messages queued while the visitor was away.
-  //   dispatch(m)  — hand a message to journeys.onMessage() callbacks; with no
-  //                  callback registered the SDK will render its own pop-up.
+  // In-app messages. One websocket per page, for the current profile id (and its
+  // user_hash when the site gave one): the server sends the unexpired messages not yet
+  // viewed when it opens (queued while the visitor was away), then new ones as they
+  // come. With no journeys.onMessage() callback the SDK shows its own pop-up: a
+  // non-modal dialog (role=dialog, labelled by its title) built from text nodes only,
+  // so message content can never inject HTML. What the visitor does is reported back
+  // (viewed / clicked / dismissed); the server stores viewed and clicked as the events
+  // "Notification Viewed" and "Notification Clicked" that journeys and goals use.
   // ---------------------------------------------------------------------------------
+  const WS_BACKOFF_MIN_MS = 1000;
+  const WS_BACKOFF_MAX_MS = 30000;
+  const ACK_WAIT_MS = 1000; // a click waits this long for the server before navigating
+  const REFUSED = { 4400: 'bad request', 4401: 'unknown key', 4403: 'user_hash refused' };
+  const IN_APP_EVENTS = { viewed: 'Notification Viewed', clicked: 'Notification Clicked' };
+  const wsBase = apiBase.replace(/^http/i, 'ws'); // http -> ws, https -> wss
+
+  const safeHttpUrl = (raw) => {
+    if (!raw) return null;
+    try {
+      const u = new URL(String(raw), location.href);
+      return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null; // no javascript:
+    } catch (_) {
+      return null;
+    }
+  };
+
   const inApp = {
     handlers: [],
-    connect() { /* no-op until the in-app websocket exists */ },
-    disconnect() { /* no-op until the in-app websocket exists */ },
-    pageViewed() { /* no-op until the in-app websocket exists */ },
+    ws: null,
+    wsFor: null,
+    retry: 0,
+    retryTimer: null,
+    stopped: true,
+    seen: new Set(), // message ids handled on this page
+    waiting: [], // pop-ups to show, one at a time
+    current: null,
+    acks: new Map(),
+
+    get connected() { return !!(this.ws && this.ws.readyState === 1); },
+
+    connect() {
+      if (!ingestKey || typeof w.WebSocket !== 'function') return;
+      const id = currentId();
+      const forKey = `${id}\n${userHash || ''}`;
+      if (this.ws && this.wsFor === forKey && this.ws.readyState <= 1) return; // idempotent
+      this.disconnect();
+      this.stopped = false;
+      const params = new URLSearchParams({ key: ingestKey, profile_id: id });
+      if (userHash) params.set('user_hash', userHash);
+      let ws;
+      try {
+        ws = new w.WebSocket(`${wsBase}/ws/sdk/in-app/?${params}`);
+      } catch (err) {
+        warnOnce('ws', 'cannot open the in-app websocket', err);
+        return;
+      }
+      this.ws = ws;
+      this.wsFor = forKey;
+      ws.onopen = () => { this.retry = 0; };
+      ws.onmessage = (e) => {
+        let m = null;
+        try { m = JSON.parse(e.data); } catch (_) { return; }
+        try { this.receive(m); } catch (err) { warn('in-app message failed', err); }
+      };
+      ws.onclose = (e) => {
+        if (this.ws !== ws) return; // replaced by a newer socket
+        this.ws = null;
+        if (REFUSED[e.code]) {
+          warnOnce(`ws${e.code}`, `in-app messages refused by the server (${e.code}: ${REFUSED[e.code]})`);
+          return; // trying again cannot help
+        }
+        if (this.stopped) return;
+        const delay = Math.min(WS_BACKOFF_MAX_MS, WS_BACKOFF_MIN_MS * 2 ** this.retry);
+        this.retry += 1;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => { this.retryTimer = null; this.connect(); },
+          delay / 2 + Math.random() * (delay / 2));
+      };
+    },
+
+    disconnect() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      const ws = this.ws;
+      this.ws = null;
+      this.wsFor = null;
+      if (ws) { try { ws.close(1000); } catch (_) { /* already closing */ } }
+    },
+
+    // A page view (also an SPA one): make sure the socket is there, which shows what
+    // was queued; an open socket already receives everything new.
+    pageViewed() { if (!this.connected) this.connect(); },
+
+    receive(m) {
+      if (!m || typeof m !== 'object') return;
+      if (m.type === 'ack') {
+        const done = this.acks.get(`${m.id}:${m.action}`);
+        if (done) done(m.ok !== false);
+        return;
+      }
+      if (m.type === 'error') { warn('in-app:', m.message || m); return; }
+      if (m.type !== 'in_app' || !Number.isInteger(m.id) || this.seen.has(m.id)) return;
+      if (m.expires_at && Date.parse(m.expires_at) <= Date.now()) return;
+      this.seen.add(m.id);
+      const text = (v) => (v === null || v === undefined ? '' : String(v));
+      const message = {
+        id: m.id,
+        title: text(m.title),
+        body: text(m.body),
+        buttonText: text(m.button_text),
+        buttonUrl: text(m.button_url),
+        expiresAt: m.expires_at || null,
+      };
+      if (this.handlers.length) {
+        // The site renders it; it reports back through these.
+        message.viewed = () => this.report('viewed', message);
+        message.clicked = () => this.report('clicked', message);
+        message.dismissed = () => this.report('dismissed', message);
+        this.dispatch(message);
+        return;
+      }
+      this.waiting.push(message);
+      this.showNext();
+    },
+
+    // Tell the server; resolves true once it confirmed (or false after ACK_WAIT_MS).
+    // Without an open socket, viewed/clicked still reach the server as events through
+    // the durable queue, under the same per-message id the server uses (counted once).
+    report(action, message) {
+      const ws = this.ws;
+      if (ws && ws.readyState === 1) {
+        return new Promise((resolve) => {
+          const key = `${message.id}:${action}`;
+          const timer = setTimeout(() => { this.acks.delete(key); resolve(false); }, ACK_WAIT_MS);
+          this.acks.set(key, (ok) => { clearTimeout(timer); this.acks.delete(key); resolve(ok); });
+          try { ws.send(JSON.stringify({ type: action, id: message.id })); } catch (_) { resolve(false); }
+        });
+      }
+      if (IN_APP_EVENTS[action]) {
+        const id = `in-app-${message.id}-${action}`;
+        enqueue({ type: 'event', id, data: eventData(id, IN_APP_EVENTS[action], {
+          message_id: message.id, channel: 'in_app', title: message.title,
+        }) });
+      }
+      return Promise.resolve(false);
+    },
+
+    showNext() {
+      if (this.current || !this.waiting.length) return;
+      if (!d.body) { d.addEventListener('DOMContentLoaded', () => this.showNext(), { once: true }); return; }
+      const m = this.waiting.shift();
+      const el = (tag, style, textValue) => {
+        const node = d.createElement(tag);
+        Object.assign(node.style, style); // CSSOM, not a style attribute: fine under a strict CSP
+        if (textValue) node.textContent = textValue; // text only, never HTML
+        return node;
+      };
+      const root = el('div', {
+        position: 'fixed', right: '16px', bottom: '16px', zIndex: '2147483647',
+        maxWidth: 'min(360px, calc(100vw - 32px))', boxSizing: 'border-box',
+        padding: '16px 44px 16px 16px', background: '#fff', color: '#111',
+        border: '1px solid #767676', borderRadius: '8px', boxShadow: '0 4px 16px rgba(0,0,0,.25)',
+        font: '15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', textAlign: 'left',
+      });
+      root.className = 'journeys-in-app';
+      root.setAttribute('role', 'dialog');
+      root.setAttribute('aria-modal', 'false');
+      root.tabIndex = -1;
+      const uid = `journeys-in-app-${m.id}`;
+      if (m.title) {
+        const h = el('h2', { margin: '0 0 6px', fontSize: '17px', fontWeight: '600', color: '#111' }, m.title);
+        h.id = `${uid}-title`;
+        root.appendChild(h);
+        root.setAttribute('aria-labelledby', h.id);
+      } else {
+        root.setAttribute('aria-label', 'Message');
+      }
+      if (m.body) {
+        const p = el('p', { margin: '0 0 12px', whiteSpace: 'pre-line' }, m.body);
+        p.id = `${uid}-body`;
+        root.appendChild(p);
+        root.setAttribute('aria-describedby', p.id);
+      }
+      const buttonStyle = {
+        font: 'inherit', cursor: 'pointer', borderRadius: '6px', padding: '6px 14px',
+        border: '1px solid #1a56db', background: '#1a56db', color: '#fff',
+      };
+      const target = safeHttpUrl(m.buttonUrl);
+      if (m.buttonText) {
+        const action = el('button', buttonStyle, m.buttonText);
+        action.type = 'button';
+        action.addEventListener('click', () => {
+          this.close('clicked');
+          const sent = this.report('clicked', m);
+          if (target) sent.then(() => flushNow()).then(() => { location.assign(target); });
+        });
+        root.appendChild(action);
+      }
+      const close = el('button', {
+        position: 'absolute', top: '6px', right: '6px', width: '32px', height: '32px',
+        font: '22px/1 sans-serif', cursor: 'pointer', border: '0', background: 'transparent', color: '#333',
+      }, '\u00d7');
+      close.type = 'button';
+      close.setAttribute('aria-label', 'Close');
+      close.addEventListener('click', () => this.close('dismissed'));
+      root.appendChild(close);
+      root.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape' || e.key === 'Esc') { e.stopPropagation(); this.close('dismissed'); }
+      });
+      const before = d.activeElement;
+      d.body.appendChild(root);
+      this.current = { message: m, root, before };
+      // Keyboard and screen-reader users land on the dialog; Escape or Close gives focus back.
+      try { root.focus({ preventScroll: true }); } catch (_) { /* old browser */ }
+      this.report('viewed', m);
+    },
+
+    close(how) {
+      const cur = this.current;
+      if (!cur) return;
+      this.current = null;
+      if (cur.root.parentNode) cur.root.parentNode.removeChild(cur.root);
+      if (cur.before && typeof cur.before.focus === 'function' && d.contains(cur.before)) {
+        try { cur.before.focus({ preventScroll: true }); } catch (_) { /* gone */ }
+      }
+      if (how === 'dismissed') this.report('dismissed', cur.message);
+      this.showNext();
+    },
+
     onMessage(callback) {
       if (typeof callback !== 'function') { warn('onMessage() needs a function'); return () => {}; }
       this.handlers.push(callback);
@@ -458,6 +679,86 @@
         try { h(message); } catch (err) { warn('onMessage callback threw', err); }
       });
     },
+  };
+
+  // ---------------------------------------------------------------------------------
+  // Web push. journeys.webPush.subscribe() asks the visitor for permission (call it
+  // from a click: browsers ignore permission prompts nobody asked for), registers the
+  // service worker that shows the notifications, and stores the browser's
+  // subscription on the profile. A service worker must come from the page's own
+  // origin: host static/sdk/journeys-sw.js there (default URL /journeys-sw.js, or
+  // data-sw="/path/sw.js" on the script tag, or {serviceWorker: '...'}). docs/sdk.md.
+  // ---------------------------------------------------------------------------------
+  const swUrl = attr('data-sw') || '/journeys-sw.js';
+  const b64urlBytes = (s) => {
+    const pad = '='.repeat((4 - (s.length % 4)) % 4);
+    const raw = w.atob((s + pad).replace(/-/g, '+').replace(/_/g, '/'));
+    return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  };
+  const apiCall = (method, path, body) => fetch(apiBase + path, {
+    method,
+    mode: 'cors',
+    credentials: 'omit',
+    headers: { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const webPush = {
+    supported() {
+      return !!(w.navigator && 'serviceWorker' in w.navigator && 'PushManager' in w && 'Notification' in w);
+    },
+    async subscribe(options) {
+      const opts = options || {};
+      if (!ingestKey) return { ok: false, reason: 'no data-key' };
+      if (!webPush.supported()) return { ok: false, reason: 'unsupported' };
+      const permission = await w.Notification.requestPermission();
+      if (permission !== 'granted') return { ok: false, reason: permission };
+      const keyRes = await apiCall('GET', '/api/v1/web-push/key');
+      if (!keyRes.ok) return { ok: false, reason: `key: HTTP ${keyRes.status}` };
+      const { vapid_public_key: vapidKey } = await keyRes.json();
+      const reg = await w.navigator.serviceWorker.register(opts.serviceWorker || swUrl,
+        opts.scope ? { scope: opts.scope } : undefined);
+      const ready = await w.navigator.serviceWorker.ready;
+      const registration = ready || reg;
+      let sub = await registration.pushManager.getSubscription();
+      if (sub && sub.options && sub.options.applicationServerKey) {
+        // Made with another key (rotated VAPID keys): a fresh one is needed.
+        const current = new Uint8Array(sub.options.applicationServerKey);
+        const wanted = b64urlBytes(vapidKey);
+        if (current.length !== wanted.length || current.some((b, i) => b !== wanted[i])) {
+          await sub.unsubscribe();
+          sub = null;
+        }
+      }
+      if (!sub) {
+        sub = await registration.pushManager.subscribe({
+          userVisibleOnly: true, applicationServerKey: b64urlBytes(vapidKey),
+        });
+      }
+      const body = { profile_id: currentId(), subscription: sub.toJSON() };
+      if (userHash && profileId) body.user_hash = userHash;
+      const res = await apiCall('POST', '/api/v1/web-push/subscriptions', body);
+      return res.ok ? { ok: true, endpoint: sub.endpoint } : { ok: false, reason: `HTTP ${res.status}` };
+    },
+    async unsubscribe() {
+      if (!webPush.supported()) return { ok: false, reason: 'unsupported' };
+      const registration = await w.navigator.serviceWorker.getRegistration(swUrl);
+      const sub = registration && await registration.pushManager.getSubscription();
+      if (!sub) return { ok: true };
+      const body = { profile_id: currentId(), endpoint: sub.endpoint };
+      if (userHash && profileId) body.user_hash = userHash;
+      await apiCall('DELETE', '/api/v1/web-push/subscriptions', body);
+      await sub.unsubscribe();
+      return { ok: true };
+    },
+  };
+  // Public form: never rejects, resolves to {ok, reason?}.
+  const safeAsync = (name, fn) => (...args) => {
+    try {
+      return Promise.resolve(fn(...args)).catch((err) => { warn(`${name}() failed`, err); return { ok: false, reason: String(err) }; });
+    } catch (err) {
+      warn(`${name}() failed`, err);
+      return Promise.resolve({ ok: false, reason: String(err) });
+    }
   };
 
   // ---------------------------------------------------------------------------------
@@ -474,6 +775,18 @@
     page: safe('page', page),
     reset: safe('reset', reset),
     onMessage: safe('onMessage', (cb) => inApp.onMessage(cb)),
+    /** The in-app websocket: connected (read-only), connect() and disconnect(). */
+    inApp: {
+      get connected() { return inApp.connected; },
+      connect: safe('inApp.connect', () => inApp.connect()),
+      disconnect: safe('inApp.disconnect', () => inApp.disconnect()),
+    },
+    /** Browser notifications: supported(), subscribe(options), unsubscribe(). */
+    webPush: {
+      supported: safe('webPush.supported', () => webPush.supported()),
+      subscribe: safeAsync('webPush.subscribe', (options) => webPush.subscribe(options)),
+      unsubscribe: safeAsync('webPush.unsubscribe', () => webPush.unsubscribe()),
+    },
     /** Send everything queued now. Resolves to true once the queue is empty, false if a
      *  send failed (it stays queued and is retried). Never rejects. */
     flush() {

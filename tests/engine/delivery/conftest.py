@@ -116,8 +116,15 @@ def make_message(db: Any) -> MakeMessage:
     def make(channel: str, rendered: dict[str, Any], **fields: Any) -> Message:
         counter["n"] += 1
         profile = fields.pop("profile", None) or ProfileFactory(project=project)
+        # A user is in a journey once at a time: a second message to them is from a past stay.
+        busy = Enrollment.objects.filter(journey=journey, profile=profile, state="active").exists()
         enrollment = Enrollment.objects.create(
-            project=project, journey=journey, version=version, profile=profile, node="send"
+            project=project,
+            journey=journey,
+            version=version,
+            profile=profile,
+            node="send",
+            state=Enrollment.State.EXITED if busy else Enrollment.State.ACTIVE,
         )
         now = timezone.now()
         values: dict[str, Any] = {

@@ -21,7 +21,13 @@ RENDERED = {
         "title": "T",
         "body": "B",
         "url": "/",
-        "tokens": [{"token": "w1", "platform": "web"}],
+        "tokens": [
+            {
+                "token": "https://push.example.com/w1",
+                "platform": "web",
+                "keys": {"p256dh": "BP", "auth": "au"},
+            }
+        ],
     },
     "email": {"to": "ana@example.com", "subject": "S", "html": "<p>H</p>", "text": "H"},
     "sms": {"to": "+15551234567", "body": "B"},
@@ -29,12 +35,14 @@ RENDERED = {
 }
 
 
-def test_defaults_record_every_channel_without_a_provider_except_webhook_and_in_app() -> None:
+def test_defaults_record_every_channel_without_a_provider() -> None:
+    # Web push needs no operator setting (VAPID keys are made per project), nor do
+    # in-app (the SDK's websocket) and webhooks.
     assert {
         c: backend_name(c) for c in ["push", "web_push", "email", "sms", "in_app", "webhook"]
     } == {
         "push": "record",
-        "web_push": "record",
+        "web_push": "webpush",
         "email": "record",
         "sms": "record",
         "in_app": "store",
