@@ -1,5 +1,9 @@
 """URL routes of the canvas builder page (mounted at the site root: /journeys/<id>/)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from builder import canvas
+
+urlpatterns: list[URLPattern] = [
+    path("journeys/<int:journey_id>/", canvas.journey_canvas, name="journey-canvas"),
+]

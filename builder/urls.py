@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from builder import api
+from builder import api, canvas_api
 
 urlpatterns = [
     path("journeys", api.JourneyListView.as_view(), name="journeys"),
@@ -42,4 +42,14 @@ urlpatterns = [
         name="journey-duplicate",
     ),
     path("blocks", api.BlockPaletteView.as_view(), name="block-palette"),
+    path(
+        "journeys/<int:journey_id>/render",
+        canvas_api.JourneyRenderView.as_view(),
+        name="journey-render",
+    ),
+    path(
+        "projects/<int:project_id>/suggestions",
+        canvas_api.ProjectSuggestionsView.as_view(),
+        name="project-suggestions",
+    ),
 ]

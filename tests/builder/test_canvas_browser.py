@@ -1,0 +1,286 @@
+"""The canvas in a real Chromium: a marketer builds, connects, fills, saves and publishes a
+journey only by pointing and typing, and the engine then moves a user through it."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from django.db import OperationalError, connection
+from django.test import Client
+
+from builder import services as builder_services
+from builder.models import Journey
+from builder.page_services import new_definition
+from engine.models import Project
+from tests.browser import launch_chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T], timeout: float = 8.0, step: float = 0.1) -> T:
+    """Poll ``fn`` until it returns something truthy (SQLite's shared in-memory test
+    database may be locked by the live server's thread for a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            result = None  # type: ignore[assignment]
+        if result or time.monotonic() >= deadline:
+            return result  # type: ignore[return-value]
+        time.sleep(step)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+@pytest.fixture
+def open_as(browser: Any, live_server: Any) -> Iterator[Callable[..., Any]]:
+    """open_as(user, path) -> a page of a new browser context signed in as ``user``."""
+    contexts: list[Any] = []
+
+    def open_page(user: Any, path: str) -> Any:
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        contexts.append(context)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(live_server.url + path)
+        return page
+
+    try:
+        yield open_page
+    finally:
+        for i, context in enumerate(contexts):
+            for page in context.pages:  # what the page showed at the end, to see a failure
+                shot(page, f"last-page-{i}")
+            context.close()
+        connection.close()
+
+
+def new_journey(project: Project, user: Any, name: str = "Cart abandonment") -> Journey:
+    return builder_services.journey_create(
+        project=project, user=user, name=name, definition=new_definition(event="Signed Up")
+    )
+
+
+def block(page: Any, name: str) -> Any:
+    """The block on the canvas whose accessible name begins with ``name``."""
+    return page.get_by_role("group", name=re.compile("^" + re.escape(name))).first
+
+
+def test_the_canvas_shows_the_journey_and_every_palette_kind(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = new_journey(project, marketer)
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    palette = page.get_by_role("navigation", name="Blocks")
+    for label in (
+        "Action",
+        "Inaction",
+        "Past Behaviour",
+        "Date Time",
+        "Delay",
+        "Email",
+        "Mobile Push",
+        "Webhook",
+    ):
+        assert palette.get_by_role("button", name=label, exact=True).count() == 1
+    entry = block(page, "Did Signed Up")
+    entry.wait_for()
+    assert "0 users" in entry.inner_text()
+    assert "Signed Up" in entry.inner_text()
+    shot(page, "canvas-new")
+
+
+def board(page: Any) -> Any:
+    return page.locator(".react-flow__pane")
+
+
+def drop(page: Any, label: str, x: int, y: int) -> None:
+    """Drag the palette item ``label`` onto the board at (x, y) of the board."""
+    item = page.get_by_role("navigation", name="Blocks").get_by_role(
+        "button", name=label, exact=True
+    )
+    item.drag_to(page.locator(".board"), target_position={"x": x, "y": y})
+
+
+def connect(page: Any, source: str, handle: str, target: str) -> None:
+    """Drag from the ``handle`` of block ``source`` to the input of block ``target``."""
+    out = block(page, source).get_by_label(handle, exact=True)
+    into = block(page, target).get_by_label("in", exact=True)
+    a = out.bounding_box()
+    b = into.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move((a["x"] + b["x"]) / 2, (a["y"] + b["y"]) / 2 + 5, steps=5)
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=5)
+    page.mouse.up()
+
+
+def edge_count(page: Any) -> int:
+    return int(page.locator(".react-flow__edge").count())
+
+
+def saved(page: Any) -> None:
+    page.get_by_role("status").filter(has_text="All changes saved").wait_for(timeout=10_000)
+
+
+def select(page: Any, name: str) -> None:
+    block(page, name).locator(".block-summary").click()
+
+
+def api_get(page: Any, path: str) -> Any:
+    """GET an API path with the page's session (as the canvas itself does)."""
+    response = page.request.get(
+        path if path.startswith("http") else page.url.split("/journeys/")[0] + path
+    )
+    assert response.ok, response.text()
+    return response.json()
+
+
+def send_events(live_server: Any, project: Project, events: list[dict[str, Any]]) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        live_server.url + "/api/v1/events",
+        data=json.dumps({"events": events}).encode(),
+        headers={
+            "Authorization": f"Bearer {project.ingest_key}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 202
+
+
+def build_cart_abandonment(page: Any) -> None:
+    """The seed's cart abandonment, by dragging, connecting and typing only."""
+    # The new journey's starter entry goes: this one is built from the palette.
+    select(page, "Did Signed Up")
+    page.keyboard.press("Delete")
+    block(page, "Did Signed Up").wait_for(state="detached")
+
+    drop(page, "Action", 420, 90)
+    block(page, "Action").wait_for()
+    page.get_by_label("Event", exact=True).fill("Added To Cart")
+    page.get_by_label("Block name").fill("Added to cart")
+
+    drop(page, "Delay", 420, 250)
+    page.get_by_label("Wait for", exact=True).fill("1")
+    page.get_by_label("Wait for unit").select_option("hours")
+    connect(page, "Added to cart", "next", "Delay")
+
+    drop(page, "Past Behaviour", 420, 410)
+    page.get_by_label("Days to look back").fill("1")
+    page.get_by_label("Condition 1 event").fill("Charged")
+    connect(page, "Delay", "next", "Past Behaviour")
+
+    drop(page, "Mobile Push", 640, 570)
+    page.get_by_label("Title", exact=True).fill("Still thinking?")
+    page.get_by_label("Body", exact=True).fill(
+        "Hi {{ profile.first_name | default: 'there' }}, your cart misses you"
+    )
+    connect(page, "Past Behaviour", "no", "Mobile Push")
+
+    drop(page, "Email", 640, 730)
+    page.get_by_label("Subject", exact=True).fill("10% off your cart")
+    page.get_by_label("HTML", exact=True).fill("<p>Come back, {{ profile.first_name }}!</p>")
+    connect(page, "Mobile Push", "next", "Email")
+    assert edge_count(page) == 4
+
+
+def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
+    open_as: Callable[..., Any], marketer: Any, project: Project, live_server: Any
+) -> None:
+    import time_machine
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from engine.work import run_inline
+
+    journey = new_journey(project, marketer)
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    build_cart_abandonment(page)
+    saved(page)
+    assert page.get_by_role("heading", name="No problems").is_visible()
+
+    journey.refresh_from_db()
+    definition = journey.definition
+    assert definition["entry"]["type"] == "action"
+    assert definition["entry"]["event"] == "Added To Cart"
+    assert definition["entry"]["label"] == "Added to cart"
+    by_type = {n["type"]: n for n in definition["nodes"]}
+    assert by_type["delay"]["duration"] == "PT1H"
+    assert by_type["past_behaviour"]["window_days"] == 1
+    assert by_type["past_behaviour"]["conditions"] == [{"kind": "did", "event": "Charged"}]
+    edges = {(e["from"], e["to"], e.get("branch")) for e in definition["edges"]}
+    entry, wait = definition["entry"]["id"], by_type["delay"]["id"]
+    paid, push, mail = (by_type[t]["id"] for t in ("past_behaviour", "push", "email"))
+    assert edges == {
+        (entry, wait, None),
+        (wait, paid, None),
+        (paid, push, "no"),
+        (push, mail, None),
+    }
+
+    page.get_by_role("button", name="Publish", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    assert "Added To Cart" in dialog.inner_text()
+    dialog.get_by_role("button", name="Publish").click()
+    page.locator(".status-live").wait_for()
+    journey.refresh_from_db()
+    assert journey.status == "live"
+
+    started = timezone.now()
+    send_events(live_server, project, [{"profile_id": "u-42", "name": "Added To Cart"}])
+    run_inline("pending", (project.pk,))  # what the worker does with the project's new events
+    occupancy = wait_for(
+        lambda: (
+            (o := api_get(page, f"/api/v1/journeys/{journey.pk}/occupancy"))
+            and o["nodes"].get(wait) == 1
+            and o
+        )
+    )
+    assert occupancy["nodes"][wait] == 1, occupancy
+    # The canvas shows where users are.
+    block(page, "Delay").filter(has_text="1 user").wait_for(timeout=10_000)
+
+    with time_machine.travel(started + timedelta(minutes=61), tick=False):
+        call_command("run_due_work", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    occupancy = api_get(page, f"/api/v1/journeys/{journey.pk}/occupancy")
+    assert occupancy["nodes"][wait] == 0
+    assert occupancy["nodes"][paid] == 1  # waits there for the 12:00 am evaluation
+    select(page, "Past Behaviour")
+    shot(page, "canvas-cart-abandonment")
