@@ -50,5 +50,9 @@ typecheck: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) bench/ingest.py
 
+## frontend: rebuild the canvas bundle (static/builder/) from builder/frontend/ with npm and esbuild
+frontend:
+	cd builder/frontend && npm ci --no-audit --no-fund && npm run build
+
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
