@@ -12,8 +12,11 @@ from django.db.models import Count, F, Q, QuerySet
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
 
-from builder.models import Journey
+from builder.models import Journey, JourneyVersion
+from engine.domain import block_type
 from engine.ingest import is_timezone
 from engine.models import Enrollment, Event, Membership, Profile, Project
 
@@ -70,6 +73,7 @@ class JourneyRow:
 
     journey: Journey
     edited_at: datetime
+    edited_text: str
     edited_by: str
     entry: int
     goal_met: int | None
@@ -87,6 +91,14 @@ def _flags(journey: Journey) -> tuple[bool, bool]:
     settings = raw.get("settings")
     conversion = isinstance(settings, Mapping) and settings.get("conversion_time") is not None
     return bool(raw.get("goals")), conversion
+
+
+def edited_words(when: datetime, now: datetime | None = None) -> str:
+    """'just now', '5 minutes ago', '2 days ago'."""
+    now = now or timezone.now()
+    if (now - when).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(when, now, depth=1)} ago"
 
 
 def _who(user: Any) -> str:
@@ -118,6 +130,7 @@ def journey_rows(*, project_id: int, query: JourneyQuery) -> list[JourneyRow]:
     order = _ORDER.get(query.sort, ("-updated_at", "-id"))
     qs = qs.order_by(*[F(o[1:]).desc() if o.startswith("-") else F(o).asc() for o in order])
     rows = []
+    now = timezone.now()
     for j in qs[:PAGE_SIZE]:
         goals, conversion = _flags(j)
         won = j.n_goal_met if goals else j.n_completed  # type: ignore[attr-defined]
@@ -126,6 +139,7 @@ def journey_rows(*, project_id: int, query: JourneyQuery) -> list[JourneyRow]:
             JourneyRow(
                 journey=j,
                 edited_at=j.updated_at,
+                edited_text=edited_words(j.updated_at, now),
                 edited_by=_who(j.updated_by or j.created_by),
                 entry=entry,
                 goal_met=j.n_goal_met if goals else None,  # type: ignore[attr-defined]
@@ -186,31 +200,104 @@ EXIT_WORDS = {
 }
 
 
+OUTCOME_WORDS = {
+    "next": "Moved on",
+    "yes": "Matched, so took the yes path",
+    "no": "Did not match, so took the no path",
+    "exit": "Left the journey here",
+    "end": "Reached the end of this path",
+    "moved": "Moved when a new version was published",
+    "branch": "Took a named branch",
+}
+_SKIP = {"match", "window_days", "kind", "conditions", "reason", "goal", "entry", "met"}
+
+
+def _condition_words(condition: Mapping[str, Any]) -> str:
+    kind, event = condition.get("kind"), condition.get("event")
+    met = "yes" if condition.get("met") else "no"
+    if kind == "did":
+        count = condition.get("count")
+        times = f", {count} time{'s' if count != 1 else ''}" if count is not None else ""
+        total = f", total {condition['sum']}" if condition.get("sum") is not None else ""
+        return f"did {event}{times}{total} ({met})"
+    if kind == "did_not":
+        return f"did not do {event} ({met})"
+    if kind == "profile":
+        return f"profile {condition.get('property')} ({met})"
+    return f"{kind} ({met})"
+
+
 def _why(why: Any, path: str | None) -> str:
-    """Plain words for a step's recorded reason (the engine's detail dict)."""
-    parts: list[str] = []
-    if path == "yes":
-        parts.append("Matched")
-    elif path == "no":
-        parts.append("Did not match")
-    elif path:
-        parts.append(f"Took the “{path}” path")
-    if isinstance(why, Mapping):
-        for key, value in why.items():
-            if value in (None, "", [], {}):
-                continue
-            words = str(key).replace("_", " ")
-            if isinstance(value, Mapping | list):
-                continue
-            parts.append(f"{words}: {value}")
-    return "; ".join(parts)
+    """Plain words for a step's outcome and the reason the engine recorded with it."""
+    parts: list[str] = [OUTCOME_WORDS.get(path, f"Took the “{path}” path")] if path else []
+    if not isinstance(why, Mapping):
+        return ". ".join(parts)
+    if why.get("reason"):
+        parts.append(EXIT_WORDS.get(str(why["reason"]), str(why["reason"]).replace("_", " ")))
+    if why.get("goal"):
+        parts.append(f"met the goal “{why['goal']}”")
+    if why.get("entry"):
+        parts.append(f"entered through the {_kind_label(why['entry']) or why['entry']} entry")
+    conditions = why.get("conditions")
+    if isinstance(conditions, list) and conditions:
+        window = why.get("window_days")
+        within = f" in the last {window} day{'s' if window != 1 else ''}" if window else ""
+        words = [_condition_words(c) for c in conditions if isinstance(c, Mapping)]
+        joiner = " and " if why.get("match", "all") == "all" else " or "
+        parts.append(f"checked{within}: {joiner.join(words)}")
+    for key, value in why.items():
+        if key in _SKIP or value in (None, "", [], {}) or isinstance(value, Mapping | list):
+            continue
+        parts.append(f"{str(key).replace('_', ' ')}: {value}")
+    return ". ".join(p[0].upper() + p[1:] for p in parts if p)
+
+
+def _kind_label(type_: Any) -> str:
+    kind = block_type(type_) if isinstance(type_, str) else None
+    return kind.label if kind is not None else ""
+
+
+def _block_labels(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], dict[str, str]]:
+    """(journey id, version number) -> block id -> the block's label (one query)."""
+    if not pairs:
+        return {}
+    q = Q()
+    for journey_id, number in pairs:
+        q |= Q(journey_id=journey_id, number=number)
+    out: dict[tuple[int, int], dict[str, str]] = {}
+    for journey_id, number, raw in JourneyVersion.objects.filter(q).values_list(
+        "journey_id", "number", "definition"
+    ):
+        labels: dict[str, str] = {}
+        if isinstance(raw, Mapping):
+            blocks = [raw.get("entry"), *(raw.get("nodes") or [])]
+            for block in blocks:
+                if isinstance(block, Mapping) and isinstance(block.get("id"), str):
+                    label = block.get("label") or block.get("name")
+                    if isinstance(label, str) and label:
+                        labels[block["id"]] = label
+        out[(journey_id, number)] = labels
+    return out
 
 
 def timeline_for_people(timeline: Mapping[str, Any], project: Project) -> list[dict[str, Any]]:
-    """The profile timeline with each step's reason and each exit in plain words."""
+    """The profile timeline with each block's label, each step's reason and each exit in
+    plain words."""
+    stays = timeline.get("journeys", [])
+    labels = _block_labels(
+        {(stay["journey"], s["version"]) for stay in stays for s in stay["steps"] if s["version"]}
+    )
     out = []
-    for stay in timeline.get("journeys", []):
-        steps = [{**s, "why_text": _why(s.get("why"), s.get("path"))} for s in stay["steps"]]
+    for stay in stays:
+        steps = [
+            {
+                **s,
+                "why_text": _why(s.get("why"), s.get("path")),
+                "kind": _kind_label(s.get("type")),
+                "label": labels.get((stay["journey"], s["version"]), {}).get(s["node"], s["node"]),
+            }
+            for s in stay["steps"]
+        ]
         reason = stay.get("exit_reason")
         out.append(
             {
