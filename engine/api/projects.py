@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -235,5 +236,7 @@ class TokenView(APIView):
                 {"non_field_errors": ["Unable to log in with provided credentials."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        # A sign-in like the web one: last_login is set and django-axes clears the failures.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         token, raw = token_issue(user=user, name=data.validated_data["name"])
         return Response({"token": raw, "expires_at": token.expires_at})
