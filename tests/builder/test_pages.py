@@ -272,7 +272,10 @@ def test_a_viewer_sees_journeys_but_no_buttons_that_change_them(
     assert "Duplicate" not in html
     assert ">Delete</button>" not in html
     assert "New journey" not in html
-    assert client.post("/journeys/new", {"name": "x"}).status_code == 403
+    refused = client.post("/journeys/new", {"name": "x"})
+    assert refused.status_code == 403
+    assert "Viewers cannot change journeys." in refused.content.decode()
+    assert "ask a project admin" in refused.content.decode()
     assert client.post(f"/journeys/{draft.pk}/delete").status_code == 403
     assert client.post(f"/journeys/{draft.pk}/duplicate").status_code == 403
     assert Journey.objects.count() == 1
@@ -414,7 +417,9 @@ def test_an_unknown_or_foreign_profile_is_not_found(
 ) -> None:
     ProfileFactory(project=other_project, external_id="theirs")
     client = signed_in(marketer)
-    assert client.get("/profiles/nobody/").status_code == 404
+    missing = client.get("/profiles/nobody/")
+    assert missing.status_code == 404
+    assert "switch project at the top left" in missing.content.decode()
     assert client.get("/profiles/theirs/").status_code == 404
 
 
