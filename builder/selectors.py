@@ -12,6 +12,7 @@ from django.db.models import Count, QuerySet
 from builder import in_flight
 from builder.models import Journey, JourneyVersion
 from engine.domain import ValidationContext, json_equal, validate
+from engine.domain.bounds import bounds_errors
 from engine.models import Enrollment
 from engine.selectors import Forbidden, NotFound, membership_get
 
@@ -93,7 +94,7 @@ def journey_definition(journey: Journey) -> Any:
     if journey.definition_text:
         try:
             parsed = json.loads(journey.definition_text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return journey.definition
         if json_equal(parsed, journey.definition):
             return parsed
@@ -142,7 +143,9 @@ def journey_preview(*, journey: Journey, definition: Any) -> dict[str, Any]:
     now (on the live version) and the choices; nothing is written.
     """
     context = journey_validation_context(project_id=journey.project_id, journey_id=journey.pk)
-    errors = [e.as_dict() for e in validate(definition, context=context)]
+    bounded = bounds_errors(definition)
+    problems = bounded or validate(definition, context=context)
+    errors = [e.as_dict() for e in problems]
     live = journey.live_version
     body: dict[str, Any] = {
         "changes": [],
@@ -153,7 +156,7 @@ def journey_preview(*, journey: Journey, definition: Any) -> dict[str, Any]:
         "from_version": live.number if live else None,
         "to_version": journey_version_number(journey) if live is None else live.number + 1,
     }
-    if live is None:
+    if live is None or bounded:  # an out-of-bounds definition is not diffed
         return body
     d = in_flight.diff(live.definition, definition)
     users = journey_occupancy_by_node(journey=journey, version=live)

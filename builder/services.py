@@ -33,6 +33,7 @@ from engine.domain import (
     json_equal,
     parse_definition,
 )
+from engine.domain.bounds import bounds_errors
 from engine.models import Enrollment, Project, Step
 
 __all__ = [
@@ -105,6 +106,11 @@ def _user_id(user: User) -> int | None:
 
 
 def _parse(definition: Any, *, project_id: int, journey_id: int | None) -> Definition:
+    # Size, depth and storability first: nothing below may recurse into or store an
+    # oversized definition (a 500-deep layout once broke the journey list for good).
+    problems = bounds_errors(definition)
+    if problems:
+        raise DefinitionInvalid(problems)
     context = journey_validation_context(project_id=project_id, journey_id=journey_id)
     return parse_definition(definition, context=context)
 

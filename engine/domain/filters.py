@@ -103,8 +103,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: numbers by value, booleans only with booleans, containers deeply."""
+def _scalar_equal(a: Any, b: Any) -> bool | None:
+    """Equality of two values unless both are containers of one kind (then None)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
@@ -114,10 +114,30 @@ def json_equal(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+        return None if len(a) == len(b) else False
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+        return None if a.keys() == b.keys() else False
     return False
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: numbers by value, booleans only with booleans, containers deeply.
+
+    Walks with a stack, not recursion: a stored value of any depth compares without
+    exhausting the interpreter's recursion limit.
+    """
+    stack: list[tuple[Any, Any]] = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        equal = _scalar_equal(x, y)
+        if equal is False:
+            return False
+        if equal is None:
+            if isinstance(x, Mapping):
+                stack.extend((x[k], y[k]) for k in x)
+            else:
+                stack.extend(zip(x, y, strict=True))
+    return True
 
 
 def lookup(properties: Mapping[str, Any], path: str) -> Any:
