@@ -328,6 +328,7 @@ def project_settings(request: HttpRequest) -> HttpResponse:
             "timezones": page_selectors.timezone_choices(),
             "keys": page_selectors.project_keys(project=project, origin=origin),
             "members": page_selectors.project_members(project_id=project.pk),
+            "channels": page_selectors.channel_status(),
             "members_template": page_selectors.members_template(),
         },
         status=400 if errors else 200,

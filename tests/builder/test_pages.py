@@ -343,6 +343,22 @@ def test_settings_show_keys_with_copy_buttons_and_the_sdk_snippet(
     assert "Admin" in html
 
 
+def test_settings_say_which_channels_send_and_never_show_a_secret(
+    marketer: Any, project: Project, settings: Any
+) -> None:
+    settings.JOURNEYS_EMAIL_BACKEND = "record"
+    settings.JOURNEYS_WEBHOOK_BACKEND = ""
+    settings.TWILIO_AUTH_TOKEN = "tw-secret-123"
+    html = signed_in(marketer).get("/settings/").content.decode()
+    channels = html.split('id="channels"', 1)[1].split("</section>", 1)[0]
+    email_row = channels.split("<td>Email</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Recorded only" in email_row
+    assert "EMAIL_URL" in email_row
+    webhook_row = channels.split("<td>Webhook</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Sending" in webhook_row
+    assert "tw-secret-123" not in html
+
+
 @pytest.mark.parametrize("kind", ["ingest", "sdk"])
 def test_an_admin_rotates_a_key_and_the_old_one_is_gone(
     marketer: Any, project: Project, kind: str
