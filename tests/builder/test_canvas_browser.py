@@ -148,6 +148,18 @@ def connect(page: Any, source: str, handle: str, target: str) -> None:
     page.mouse.up()
 
 
+def blocks_are(page: Any, n: int) -> None:
+    """Wait until the board shows ``n`` blocks (it renders a moment after the click)."""
+    count_is(page.locator(".react-flow__node"), n)
+
+
+def count_is(items: Any, n: int) -> None:
+    """Wait until ``items`` are exactly ``n`` (polled here: the page's CSP forbids eval)."""
+    items.nth(n - 1).wait_for(state="attached")
+    items.nth(n).wait_for(state="detached")
+    assert items.count() == n
+
+
 def edge_count(page: Any) -> int:
     return int(page.locator(".react-flow__edge").count())
 
@@ -284,3 +296,276 @@ def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
     assert occupancy["nodes"][paid] == 1  # waits there for the 12:00 am evaluation
     select(page, "Past Behaviour")
     shot(page, "canvas-cart-abandonment")
+
+
+# --- journeys made through the services, then opened on the canvas ----------------------------
+
+
+def cart_definition() -> dict[str, Any]:
+    """The seed's cart abandonment, laid out, as the canvas saves it."""
+    return {
+        "settings": {"conversion_time": "P7D", "allow_reentry": False},
+        "entry": {"id": "entry", "type": "action", "event": "Added To Cart", "label": "Cart"},
+        "nodes": [
+            {"id": "wait", "type": "delay", "duration": "PT1H", "label": "Wait an hour"},
+            {
+                "id": "paid",
+                "type": "past_behaviour",
+                "window_days": 1,
+                "conditions": [{"kind": "did", "event": "Charged"}],
+                "label": "Bought?",
+            },
+            {
+                "id": "push1",
+                "type": "push",
+                "title": "Still thinking?",
+                "body": "Hi {{ profile.first_name | default: 'there' }}, your cart misses you",
+            },
+            {"id": "mail", "type": "email", "subject": "10% off", "html": "<p>Come back</p>"},
+        ],
+        "edges": [
+            {"from": "entry", "to": "wait"},
+            {"from": "wait", "to": "paid"},
+            {"from": "paid", "to": "push1", "branch": "no"},
+            {"from": "push1", "to": "mail"},
+        ],
+        "goals": [{"id": "bought", "type": "action", "event": "Charged"}],
+        "layout": {
+            "entry": {"x": 300, "y": 0},
+            "wait": {"x": 300, "y": 170},
+            "paid": {"x": 300, "y": 340},
+            "push1": {"x": 500, "y": 510},
+            "mail": {"x": 500, "y": 680},
+        },
+    }
+
+
+def twelve_blocks() -> dict[str, Any]:
+    """A 12-block journey: cart abandonment with a second chance and a thank-you path."""
+    d = cart_definition()
+    d["nodes"] += [
+        {"id": "thanks", "type": "email", "subject": "Thanks for your order", "text": "Thanks!"},
+        {"id": "wait2", "type": "delay", "duration": "P1D", "label": "Wait a day"},
+        {
+            "id": "paid2",
+            "type": "past_behaviour",
+            "window_days": 2,
+            "conditions": [{"kind": "did", "event": "Charged"}],
+            "label": "Bought now?",
+        },
+        {"id": "sms1", "type": "sms", "body": "Your cart expires soon: {{ profile.first_name }}"},
+        {"id": "review", "type": "in_app", "title": "How was it?", "body": "Rate your order"},
+        {"id": "hook", "type": "webhook", "url": "https://crm.example.com/lost", "label": "CRM"},
+        {"id": "web1", "type": "web_push", "title": "Last call", "body": "10% off ends today"},
+    ]
+    d["edges"] += [
+        {"from": "paid", "to": "thanks", "branch": "yes"},
+        {"from": "thanks", "to": "review"},
+        {"from": "mail", "to": "wait2"},
+        {"from": "wait2", "to": "paid2"},
+        {"from": "paid2", "to": "sms1", "branch": "no"},
+        {"from": "sms1", "to": "web1"},
+        {"from": "web1", "to": "hook"},
+    ]
+    d["layout"] = {}  # the canvas lays it out itself
+    return d
+
+
+def test_a_connection_the_rules_forbid_is_refused_with_the_reason(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    block(page, "Cart").wait_for()
+    assert edge_count(page) == 4
+
+    connect(page, "Email", "next", "Wait an hour")  # back to an earlier block
+    page.get_by_role("alert").filter(has_text="loop").wait_for()
+    assert edge_count(page) == 4
+
+    connect(page, "Bought?", "no", "Email")  # the no path already leads somewhere
+    page.get_by_role("alert").filter(has_text="'no' path already leads").wait_for()
+    assert edge_count(page) == 4
+
+    connect(page, "Bought?", "yes", "Email")  # allowed
+    count_is(page.locator(".react-flow__edge"), 5)
+
+
+def test_undo_and_redo_by_buttons_and_keys_and_selection_is_not_history(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    block(page, "Cart").wait_for()
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    redo = page.get_by_role("button", name="Redo", exact=True)
+    assert undo.is_disabled()
+
+    select(page, "Email")
+    select(page, "Wait an hour")  # selecting is not a step to undo
+    assert undo.is_disabled()
+    page.get_by_role("navigation", name="Blocks").get_by_role("button", name="SMS").focus()
+    page.keyboard.press("Enter")  # keyboard users add with Enter
+    blocks_are(page, 6)
+    page.keyboard.press("Delete")  # focus is on the palette: nothing is deleted
+    blocks_are(page, 6)
+
+    undo.click()
+    blocks_are(page, 5)
+    redo.click()
+    blocks_are(page, 6)
+    page.locator(".react-flow__pane").click()  # focus the board, as a person would
+    page.keyboard.press("Control+z")
+    blocks_are(page, 5)
+    page.keyboard.press("Control+Shift+z")
+    blocks_are(page, 6)
+
+    select(page, "SMS")
+    page.keyboard.press("Delete")
+    blocks_are(page, 5)
+    page.keyboard.press("Control+z")
+    blocks_are(page, 6)
+    block(page, "SMS").wait_for()
+
+
+def test_two_tabs_editing_one_journey_get_a_conflict_and_nothing_is_overwritten(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    first = open_as(marketer, f"/journeys/{journey.pk}/")
+    second = open_as(marketer, f"/journeys/{journey.pk}/")
+    for page in (first, second):
+        block(page, "Cart").wait_for()
+
+    select(first, "Wait an hour")
+    first.get_by_label("Block name").fill("First tab's wait")
+    saved(first)
+
+    select(second, "Email")
+    second.get_by_label("Block name").fill("Second tab's email")
+    second.get_by_role("alert").filter(has_text="Conflict").wait_for()
+    journey.refresh_from_db()
+    labels = {n["id"]: n.get("label") for n in journey.definition["nodes"]}
+    assert labels["wait"] == "First tab's wait"
+    assert labels["mail"] is None  # the second tab did not overwrite silently
+    assert second.get_by_role("button", name="Publish", exact=True).is_disabled()
+
+    second.get_by_role("button", name="Load the latest version").click()
+    block(second, "First tab's wait").wait_for()
+
+
+def test_a_viewer_sees_the_journey_but_cannot_change_it(
+    open_as: Callable[..., Any], marketer: Any, viewer: Any, project: Project
+) -> None:
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    page = open_as(viewer, f"/journeys/{journey.pk}/")
+    block(page, "Cart").wait_for()
+    assert "viewer" in page.get_by_text("You are a viewer").inner_text()
+    assert page.get_by_role("navigation", name="Blocks").count() == 0
+    for name in ("Publish", "Save", "Undo", "Stop"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 0
+
+    select(page, "Email")
+    assert page.get_by_label("Subject", exact=True).is_disabled()
+    page.locator(".react-flow__pane").click()
+    select(page, "Email")
+    page.keyboard.press("Delete")
+    assert page.locator(".react-flow__node").count() == 5
+    before = journey.revision
+    journey.refresh_from_db()
+    assert journey.revision == before
+
+
+def test_editing_a_live_journey_shows_the_users_in_flight_and_applies_the_choice(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    from django.utils import timezone
+
+    from engine.models import Enrollment
+    from tests.factories import ProfileFactory
+
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    journey = builder_services.journey_publish(journey=journey, user=marketer)
+    now = timezone.now()
+    assert journey.live_version is not None
+    waiting = Enrollment.objects.create(
+        project=project,
+        journey=journey,
+        version=journey.live_version,
+        profile=ProfileFactory(project=project, external_id="u-1"),
+        node="wait",
+        state=Enrollment.State.ACTIVE,
+        entered_at=now,
+        node_entered_at=now,
+        wake_at=now + timedelta(hours=1),
+    )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    block(page, "Wait an hour").filter(has_text="1 user").wait_for()
+    publish = page.get_by_role("button", name="Publish", exact=True)
+    assert publish.is_disabled()
+    assert page.get_by_text("No changes to publish").is_visible()
+
+    select(page, "Wait an hour")
+    page.get_by_label("Wait for", exact=True).fill("2")
+    page.get_by_role("status").filter(has_text="Changes not live yet").wait_for()
+    journey.refresh_from_db()
+    assert journey.definition["nodes"][0]["duration"] == "PT1H"  # nothing live changed yet
+
+    publish.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("row", name=re.compile("Wait an hour")).wait_for()
+    assert "changed" in dialog.inner_text()
+    shot(page, "publish-preview")
+    dialog.get_by_label("Users at wait").select_option("exit")
+    dialog.get_by_role("button", name="Publish").click()
+    page.get_by_role("status").filter(has_text="Version 2 is live").wait_for()
+
+    journey.refresh_from_db()
+    assert journey.live_version is not None
+    assert journey.live_version.number == 2
+    assert journey.live_version.definition["nodes"][0]["duration"] == "PT2H"
+    waiting.refresh_from_db()
+    assert waiting.state == Enrollment.State.EXITED
+
+
+def test_screenshots_of_a_12_block_journey_a_block_form_and_the_message_preview(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    from tests.factories import ProfileFactory
+
+    ProfileFactory(project=project, external_id="u-ana", properties={"first_name": "Ana"})
+    journey = builder_services.journey_create(
+        project=project,
+        user=marketer,
+        name="Cart abandonment, two chances",
+        definition=twelve_blocks(),
+    )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    block(page, "Cart").wait_for()
+    assert page.locator(".react-flow__node").count() == 12
+    page.get_by_role("button", name="Auto-layout").click()
+    page.wait_for_timeout(400)
+    shot(page, "canvas-12-blocks")
+
+    select(page, "Email")
+    page.get_by_label("Subject", exact=True).wait_for()
+    shot(page, "block-form")
+
+    select(page, "Mobile Push")
+    page.get_by_label("Preview for profile").fill("u-ana")
+    preview = page.get_by_role("region", name="Message preview")
+    preview.filter(has_text="Hi Ana, your cart misses you").wait_for()
+    assert "profile u-ana" in preview.inner_text()
+    page.get_by_label("Body", exact=True).fill("Hey {{ profile.first_name }}!")
+    preview.filter(has_text="Hey Ana!").wait_for()
+    shot(page, "message-preview")

@@ -418,6 +418,13 @@ function Builder({ boot }) {
     });
   }, []);
 
+  // The Delete key removes blocks only when the board (or nothing) has the focus, not while
+  // a palette item or a panel button has it.
+  const beforeDelete = useCallback(async () => {
+    const active = document.activeElement;
+    return !active || active === document.body || !!wrapper.current?.contains(active);
+  }, []);
+
   const onNodeDragStart = useCallback(() => record(), [record]);
   const onNodeDragStop = useCallback(() => markDirty(), [markDirty]);
 
@@ -824,6 +831,7 @@ function Builder({ boot }) {
             nodesConnectable={!readOnly}
             edgesReconnectable={false}
             deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
+            onBeforeDelete={beforeDelete}
             multiSelectionKeyCode={["Meta", "Control", "Shift"]}
             selectionKeyCode="Shift"
             fitView
