@@ -146,6 +146,7 @@ def enroll(
                     entered_at=now,
                     left_at=now,
                     outcome=Step.Outcome.YES,
+                    branch="yes",
                     detail={"entry": entry.type, **((detail or {}).get(pid, {}))},
                 )
                 for eid, pid in inserted

@@ -332,6 +332,8 @@ class Step(models.Model):
         EXIT = "exit", "Exited here"
         END = "end", "End of path"
         MOVED = "moved", "Moved by a new version"
+        # Left on a branch the block names itself (a Split's "A"); the name is in ``branch``.
+        BRANCH = "branch", "Named branch"
 
     # No foreign-key constraints in the database: checking three keys on every step
     # written cost the engine a third of its moves per second. Steps are written in the
@@ -365,6 +367,9 @@ class Step(models.Model):
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=6, choices=Outcome.choices, blank=True, default="")
+    # The branch the user left on: "yes"/"no" out of a segment block, a named branch of a
+    # kind that names its own (Split), "" for a block with one way out or an exit.
+    branch = models.CharField(max_length=64, blank=True, default="")
     # What the condition saw ({"event": "Charged", "count": 2, ...}) or why the user left.
     detail = models.JSONField(default=dict, blank=True)
 

@@ -96,20 +96,21 @@ def load_rows(filter_q: Q, *, order: str = "id", limit: int | None = None) -> li
 
 STEP_COLUMNS = [
     "enrollment_id", "journey_id", "version_number", "profile_id", "node", "visit",
-    "entered_at", "left_at", "outcome", "detail",
+    "entered_at", "left_at", "outcome", "branch", "detail",
 ]  # fmt: skip
 STEP_TYPES = [
     "bigint", "bigint", "integer", "bigint", "text", "integer",
-    "timestamptz", "timestamptz", "text", "jsonb",
+    "timestamptz", "timestamptz", "text", "text", "jsonb",
 ]  # fmt: skip
 
 
 def record_steps(
     version: loaders.Version,
     rows: Iterable[Row],
-    outcomes: Mapping[int, tuple[str, dict[str, Any]]],
+    outcomes: Mapping[int, tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> None:
+    """Step log rows: enrollment id -> (outcome, branch taken or "", detail)."""
     now_p = dt_param(now)
     insert_returning(
         Step._meta.db_table,
@@ -125,7 +126,8 @@ def record_steps(
                 dt_param(row.node_entered_at or now),
                 now_p,
                 outcomes[row.id][0],
-                json_param(outcomes[row.id][1]),
+                outcomes[row.id][1],
+                json_param(outcomes[row.id][2]),
             )
             for row in rows
             if row.id in outcomes
@@ -134,6 +136,16 @@ def record_steps(
         returning="id",
         types=STEP_TYPES,
     )
+
+
+def step_outcome(branch: str | None) -> str:
+    """The step's outcome for leaving on ``branch``: ``yes``/``no`` as the contract names
+    them, ``next`` for a block with one way out, ``branch`` for a named branch."""
+    if branch is None:
+        return Step.Outcome.NEXT.value
+    if branch in (Step.Outcome.YES, Step.Outcome.NO):
+        return branch
+    return Step.Outcome.BRANCH.value
 
 
 def leave(
@@ -151,7 +163,7 @@ def leave(
         version,
         rows,
         {
-            row_id: (branch or Step.Outcome.NEXT, detail)
+            row_id: (step_outcome(branch), branch or "", detail)
             for row_id, (branch, detail) in outcomes.items()
         },
         now,
@@ -220,7 +232,11 @@ def exit_rows(
         by_version[row.version_id].append(row)
     for version_id, group in by_version.items():
         outcomes = {
-            r.id: (Step.Outcome.EXIT.value, {"reason": reason, **((detail or {}).get(r.id, {}))})
+            r.id: (
+                Step.Outcome.EXIT.value,
+                "",
+                {"reason": reason, **((detail or {}).get(r.id, {}))},
+            )
             for r in group
         }
         record_steps(version_of[version_id], group, outcomes, now)
@@ -337,7 +353,7 @@ def set_timers(timers: Mapping[int, tuple[datetime, dict[str, Any]]], **fields: 
 
 _STEP_COLUMNS = (
     "enrollment_id, journey_id, version_number, profile_id, node, visit, entered_at, left_at, "
-    "outcome, detail"
+    "outcome, branch, detail"
 )
 
 
@@ -382,6 +398,7 @@ def _move_all(
     step_version: str,
     step_params: list[Any],
     outcome: str,
+    branch: str,
     detail_sql: str,
     detail_params: list[Any],
     now: datetime,
@@ -406,7 +423,7 @@ def _move_all(
         ), steps AS (
             INSERT INTO {Step._meta.db_table} ({_STEP_COLUMNS})
             SELECT due.id, due.journey_id, {step_version}, due.profile_id, due.node, due.visit,
-                   COALESCE(due.node_entered_at, %s), %s, %s, {detail_sql}
+                   COALESCE(due.node_entered_at, %s), %s, %s, %s, {detail_sql}
             FROM due JOIN moved ON moved.id = due.id
             ON CONFLICT (enrollment_id, node, visit) DO NOTHING
         )
@@ -420,6 +437,7 @@ def _move_all(
         now,
         now,
         outcome,
+        branch,
         *detail_params,
     ]
     with server_cursor() as cursor:
@@ -454,7 +472,8 @@ def _wake_fast(
         set_params=set_params,
         step_version="%s",
         step_params=[version.number],
-        outcome=branch or Step.Outcome.NEXT,
+        outcome=step_outcome(branch),
+        branch=branch or "",
         detail_sql=detail_sql,
         detail_params=detail_params,
         now=now,
@@ -480,6 +499,7 @@ def _time_outs_fast(ids: Sequence[int] | None, now: datetime, limit: int) -> int
         step_version="(SELECT number FROM builder_journeyversion v WHERE v.id = due.version_id)",
         step_params=[],
         outcome=Step.Outcome.EXIT,
+        branch="",
         detail_sql="jsonb_build_object('reason', 'time_out')",
         detail_params=[],
         now=now,

@@ -65,6 +65,8 @@ class JourneyShape:
     entry_id: str | None
     blocks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     segments: frozenset[str] = frozenset()
+    # Blocks whose kind names its own branches (Split): block id -> branch names.
+    named_branches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     has_goals: bool = False
     has_conversion_time: bool = False
 
@@ -89,6 +91,16 @@ def _segments(blocks: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
     return frozenset(node for node, raw in blocks.items() if _category(raw) == "segment")
 
 
+def _named_branches(definition: Any) -> dict[str, tuple[str, ...]]:
+    """Blocks whose kind names its branches in the block's data, with those names."""
+    out: dict[str, tuple[str, ...]] = {}
+    for node, block in definition.nodes.items():
+        kind = kind_of(block)
+        if kind.branches_of is not None:
+            out[node] = kind.block_branches(block)
+    return out
+
+
 def journey_shape(journey: Journey) -> JourneyShape:
     live = journey.live_version
     if live is not None:
@@ -98,6 +110,7 @@ def journey_shape(journey: Journey) -> JourneyShape:
         has_goals = bool(definition.goals)
         has_conversion = definition.settings.conversion_time is not None
         entry_id: str | None = definition.entry.id
+        named = _named_branches(definition)
     else:
         raw = journey.definition
         number = None
@@ -108,6 +121,7 @@ def journey_shape(journey: Journey) -> JourneyShape:
         has_goals = bool(parsed.goals) if parsed else False
         has_conversion = bool(parsed and parsed.settings.conversion_time is not None)
         entry_id = parsed.entry.id if parsed else None
+        named = _named_branches(parsed) if parsed else {}
     blocks = blocks_of(raw)
     return JourneyShape(
         version_id=live.pk if live else None,
@@ -115,6 +129,7 @@ def journey_shape(journey: Journey) -> JourneyShape:
         entry_id=entry_id,
         blocks=blocks,
         segments=_segments(blocks),
+        named_branches=named,
         has_goals=has_goals,
         has_conversion_time=has_conversion,
     )
@@ -179,17 +194,22 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
             completed=Count("id", filter=Q(exit_reason=COMPLETED)),
         )
     }
-    steps: dict[str, dict[str, int]] = {
-        row["node"]: row
-        for row in Step.objects.filter(frame.q("entered_at"), journey=journey)
+    # Per block and branch taken (yes/no out of a segment block, a Split's named
+    # branches, "" for one way out or an exit): one grouped query.
+    steps: dict[str, dict[str, int]] = defaultdict(lambda: {"entered": 0, "yes": 0, "no": 0})
+    per_branch: dict[str, dict[str, int]] = defaultdict(dict)
+    for node, branch, n in (
+        Step.objects.filter(frame.q("entered_at"), journey=journey)
         .order_by()
-        .values("node")
-        .annotate(
-            entered=Count("id"),
-            yes=Count("id", filter=Q(outcome=Step.Outcome.YES)),
-            no=Count("id", filter=Q(outcome=Step.Outcome.NO)),
-        )
-    }
+        .values("node", "branch")
+        .annotate(n=Count("id"))
+        .values_list("node", "branch", "n")
+    ):
+        steps[node]["entered"] += n
+        if branch in ("yes", "no"):
+            steps[node][branch] += n
+        if branch:
+            per_branch[node][branch] = n
     here: dict[str, dict[str, int]] = {
         row["node"]: row
         for row in _active(journey)
@@ -214,7 +234,7 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
     }
     summary["conversion_pct"] = _pct(summary["goal_met"] if goals else summary["completed"], entry)
 
-    nodes: dict[str, dict[str, int | None]] = {}
+    nodes: dict[str, dict[str, Any]] = {}
     for node in shape.block_ids:
         s, e, h = steps.get(node, {}), exits.get(node, {}), here.get(node, {})
         is_segment = node in shape.segments
@@ -228,6 +248,9 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
             "yes": available(s.get("yes", 0), is_segment),
             "no": available(s.get("no", 0), is_segment),
         }
+        if node in shape.named_branches:
+            counts = per_branch.get(node, {})
+            nodes[node]["branches"] = {b: counts.get(b, 0) for b in shape.named_branches[node]}
     return {"summary": summary, "nodes": nodes}
 
 
