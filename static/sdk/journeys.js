@@ -476,11 +476,12 @@
     waiting: [], // pop-ups to show, one at a time
     current: null,
     acks: new Map(),
+    ready: false, // set once the stub's queued calls ran: one socket for the final identity
 
     get connected() { return !!(this.ws && this.ws.readyState === 1); },
 
     connect() {
-      if (!ingestKey || typeof w.WebSocket !== 'function') return;
+      if (!this.ready || !ingestKey || typeof w.WebSocket !== 'function') return;
       const id = currentId();
       const forKey = `${id}\n${userHash || ''}`;
       if (this.ws && this.wsFor === forKey && this.ws.readyState <= 1) return; // idempotent
@@ -822,7 +823,6 @@
       page();
       watchHistory();
     }
-    inApp.connect();
 
     pending.forEach((call) => {
       if (!Array.isArray(call) || typeof call[0] !== 'string') return;
@@ -830,6 +830,9 @@
       if (typeof method === 'function') method(...call.slice(1));
       else warn(`unknown queued call "${call[0]}"`);
     });
+    // After the replay, so a page that identifies at once opens one socket, not two.
+    inApp.ready = true;
+    inApp.connect();
   } catch (err) {
     warn('failed to start', err);
   }
