@@ -207,14 +207,14 @@ class Command(BaseCommand):
         if project is None:
             project = self._load(user, options["profiles"])
         self._journeys(project, user)
-        names = ", ".join(name for name, _ in DEMO_JOURNEYS)
-        self.stdout.write(f"Demo journeys: {names}; open http://127.0.0.1:8000/ and sign in.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo project #{project.pk} '{project.name}' (ingest key {project.ingest_key})\n"
                 f"Marketer login: username '{DEMO_USERNAME}', password '{password}'  (admin: /admin/)"
             )
         )
+        names = ", ".join(name for name, _ in DEMO_JOURNEYS)
+        self.stdout.write(f"Demo journeys: {names}. Open http://127.0.0.1:8000/ and sign in.")
 
     @transaction.atomic
     def _journeys(self, project: Project, user: Any) -> list[str]:
