@@ -88,6 +88,26 @@ def open_as(browser: Any, live_server: Any) -> Iterator[Callable[..., Any]]:
         connection.close()
 
 
+@pytest.fixture
+def browser_context(browser: Any) -> Iterator[Callable[..., Any]]:
+    """browser_context(live_server) -> a new signed-out browser context."""
+    contexts: list[Any] = []
+
+    def make(_server: Any) -> Any:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        contexts.append(context)
+        return context
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            for page in context.pages:
+                shot(page, "last-signed-in-page")
+            context.close()
+        connection.close()
+
+
 def new_journey(project: Project, user: Any, name: str = "Cart abandonment") -> Journey:
     return builder_services.journey_create(
         project=project, user=user, name=name, definition=new_definition(event="Signed Up")
@@ -234,7 +254,7 @@ def build_cart_abandonment(page: Any) -> None:
 
 
 def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
-    open_as: Callable[..., Any], marketer: Any, project: Project, live_server: Any
+    browser_context: Callable[..., Any], marketer: Any, project: Project, live_server: Any
 ) -> None:
     import time_machine
     from django.core.management import call_command
@@ -242,8 +262,17 @@ def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
 
     from engine.work import run_inline
 
+    marketer.set_password("a long enough secret")
+    marketer.save()
     journey = new_journey(project, marketer)
-    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    # From the sign-in page, as a marketer starts.
+    page = browser_context(live_server).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/login/?next=/journeys/{journey.pk}/")
+    page.get_by_label("Username").fill(marketer.username)
+    page.get_by_label("Password").fill("a long enough secret")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/journeys/{journey.pk}/")
     build_cart_abandonment(page)
     saved(page)
     assert page.get_by_role("heading", name="No problems").is_visible()

@@ -285,9 +285,27 @@ function Builder({ boot }) {
   }, [journey.id, status]);
 
   // --- node edits -------------------------------------------------------------------------
+  const kindsRef = useRef(kinds);
+  kindsRef.current = kinds;
+
   const updateBlock = useCallback(
     (id, patch, key) => {
       record(key ? `${id}:${key}` : null);
+      const node = snapshot.current.nodes.find((n) => n.id === id);
+      const kind = node && kindsRef.current[node.data.block.type];
+      if (node && kind?.branches_from && kind.branches_from in patch) {
+        // Renamed branches keep their connections (matched by position); removed ones lose them.
+        const before = outHandles(node.data.block, kind, node.data.isEntry).map((h) => h.id);
+        const after = outHandles({ ...node.data.block, ...patch }, kind, node.data.isEntry).map((h) => h.id);
+        setEdges((es) =>
+          es.flatMap((e) => {
+            if (e.source !== id) return [e];
+            const i = before.indexOf(e.sourceHandle);
+            if (i < 0 || i >= after.length || !after[i]) return [];
+            return [edgeFor(e.source, e.target, after[i])];
+          }),
+        );
+      }
       setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, data: { ...n.data, block: { ...n.data.block, ...patch } } } : n)));
       markDirty();
     },
@@ -391,14 +409,14 @@ function Builder({ boot }) {
   );
 
   const isValidConnection = useCallback((conn) => {
-    const problem = connectionProblem(conn, snapshot.current.nodes, snapshot.current.edges);
+    const problem = connectionProblem(conn, snapshot.current.nodes, snapshot.current.edges, kindsRef.current);
     setRefusal(problem);
     return !problem;
   }, []);
 
   const onConnect = useCallback(
     (conn) => {
-      const problem = connectionProblem(conn, snapshot.current.nodes, snapshot.current.edges);
+      const problem = connectionProblem(conn, snapshot.current.nodes, snapshot.current.edges, kindsRef.current);
       if (problem) {
         setNotice({ kind: "error", text: `Not connected: ${problem}` });
         return;

@@ -272,6 +272,39 @@ function Headers({ value, onChange, disabled }) {
   );
 }
 
+/** Named branches with their share of users (Split): at least 2, at most 5, one holdout. */
+function Branches({ value, onChange, disabled }) {
+  const rows = Array.isArray(value) ? value : [];
+  const set = (i, patch) => onChange(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const total = rows.reduce((a, r) => a + (Number(r.percent) || 0), 0);
+  return (
+    <div className="filter-rows">
+      {rows.map((r, i) => (
+        <div className="filter-row" key={i}>
+          <input aria-label={`Branch ${i + 1} name`} value={r.name || ""} disabled={disabled} onChange={(e) => set(i, { name: e.target.value.replace(/[^A-Za-z0-9_-]/g, "_") })} />
+          <input type="number" min="1" max="100" aria-label={`Branch ${i + 1} percent`} value={r.percent ?? ""} disabled={disabled} onChange={(e) => set(i, { percent: parseInt(e.target.value || "0", 10) })} />
+          <span>%</span>
+          <label className="inline-check">
+            <input type="checkbox" checked={!!r.holdout} disabled={disabled} onChange={(e) => set(i, { holdout: e.target.checked || undefined })} />
+            {`Branch ${i + 1} is the holdout`}
+          </label>
+          {!disabled && rows.length > 2 && (
+            <button type="button" className="btn-icon" aria-label={`Remove branch ${i + 1}`} onClick={() => onChange(rows.filter((_, j) => j !== i))}>
+              ×
+            </button>
+          )}
+        </div>
+      ))}
+      <p className={total === 100 ? "field-help" : "field-error"}>Together: {total}% (must be 100%)</p>
+      {!disabled && rows.length < 5 && (
+        <button type="button" className="btn btn-small" onClick={() => onChange([...rows, { name: String.fromCharCode(97 + rows.length), percent: 0 }])}>
+          Add branch
+        </button>
+      )}
+    </div>
+  );
+}
+
 /** One field of a block, labelled by its visible label. */
 export function Field({ field, value, onChange, ctx, error }) {
   const id = useId();
@@ -354,6 +387,8 @@ export function Field({ field, value, onChange, ctx, error }) {
     }
     case "conditions":
       return group(<Conditions value={value} onChange={onChange} ctx={ctx} disabled={disabled} />);
+    case "branches":
+      return group(<Branches value={value} onChange={onChange} disabled={disabled} />);
     case "headers":
       return group(<Headers value={value} onChange={onChange} disabled={disabled} />);
     case "journey":

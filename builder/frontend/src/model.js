@@ -192,7 +192,7 @@ export function outHandles(block, kind, isEntry) {
       : raw && typeof raw === "object"
         ? Object.keys(raw)
         : [];
-    return names.map((n) => ({ id: n, name: n }));
+    return names.map((n, i) => ({ id: n, name: n, holdout: !!(Array.isArray(raw) && raw[i]?.holdout) }));
   }
   if (kind.branches && kind.branches.length) return kind.branches.map((b) => ({ id: b, name: b }));
   return [{ id: NEXT_HANDLE, name: "next" }];
@@ -217,6 +217,12 @@ export function defaultsFor(kind) {
   const out = {};
   for (const f of kind.fields || []) {
     if (f.default !== null && f.default !== undefined) out[f.name] = f.default;
+  }
+  if (kind.branches_from) {
+    out[kind.branches_from] = [
+      { name: "a", percent: 50 },
+      { name: "b", percent: 50 },
+    ];
   }
   if (kind.type === "past_behaviour") {
     out.window_days = 1;
@@ -286,7 +292,7 @@ export function toDefinition(nodes, edges, extra) {
 }
 
 /** Why a connection is refused by the definition rules, or null when it is allowed. */
-export function connectionProblem(conn, nodes, edges) {
+export function connectionProblem(conn, nodes, edges, kinds) {
   const { source, target } = conn;
   const handle = conn.sourceHandle || NEXT_HANDLE;
   if (!source || !target) return "Drop the line on a block's input";
@@ -296,6 +302,8 @@ export function connectionProblem(conn, nodes, edges) {
   if (targetNode.data.isEntry) return "Nothing can lead to the entry block: it is where users start";
   const sourceNode = nodes.find((n) => n.id === source);
   if (!sourceNode) return "Unknown block";
+  const out0 = outHandles(sourceNode.data.block, kinds?.[sourceNode.data.block.type], sourceNode.data.isEntry).find((h) => h.id === handle);
+  if (out0?.holdout) return `Branch '${handle}' is the holdout: its users get none of what follows`;
   const taken = edges.find((e) => e.source === source && (e.sourceHandle || NEXT_HANDLE) === handle);
   if (taken) {
     if (taken.target === target) return "These blocks are already connected";
