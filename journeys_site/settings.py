@@ -407,6 +407,8 @@ if EMAIL_URL:
     EMAIL_HOST_PASSWORD = _email.password or ""
 JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "journeys@localhost")
+# Web push: whom push services may write to (VAPID "sub"); default mailto:DEFAULT_FROM_EMAIL.
+JOURNEYS_VAPID_SUBJECT = os.environ.get("JOURNEYS_VAPID_SUBJECT", "")
 
 
 def env_choice(name: str, choices: set[str]) -> str:
