@@ -269,3 +269,22 @@ def test_a_profile_page_shows_properties_and_the_journey_timeline(
     assert "did Charged, 0 times (no)" in text
     assert "Reached the goal" in text
     shot(page, "profile")
+
+
+def test_the_project_switcher_changes_project_when_a_project_is_chosen(
+    new_page: Callable[..., Any], live_server: Any, marketer: Any, project: Project
+) -> None:
+    blog = Project.objects.create(name="Blog")
+    MembershipFactory(project=blog, user=marketer, role=Membership.Role.VIEWER)
+    builder_services.journey_create(
+        project=blog, user=marketer, name="Newsletter", definition=DEMO_JOURNEYS[2][1]
+    )
+    page = new_page(marketer)
+    page.goto(live_server.url + "/journeys/")
+    assert page.get_by_text("No journeys yet").is_visible()
+    assert page.get_by_role("button", name="Switch").is_hidden()  # the select submits itself
+    page.get_by_role("combobox", name="Project").select_option(label="Blog")
+    page.get_by_text("You are now working in Blog.").wait_for()
+    assert page.get_by_role("link", name="Newsletter", exact=True).is_visible()
+    assert page.get_by_role("link", name="New journey").count() == 0  # a viewer in Blog
+    assert page.get_by_text("Viewer", exact=True).is_visible()
