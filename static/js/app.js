@@ -38,6 +38,13 @@
     });
   });
 
+  // Over the canvas, confirmations float; they go away by themselves (errors stay).
+  if (document.body.classList.contains("canvas-body") || document.body.classList.contains("full-width")) {
+    window.setTimeout(function () {
+      document.querySelectorAll(".message-success, .message-info").forEach(function (m) { m.remove(); });
+    }, 6000);
+  }
+
   // The import form submits as soon as a file is chosen.
   document.querySelectorAll("input[type=file][data-autosubmit]").forEach(function (input) {
     input.addEventListener("change", function () {
