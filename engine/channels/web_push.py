@@ -81,9 +81,8 @@ def project_vapid_keys(project_id: int, *, rotate: bool = False) -> tuple[str, s
 
 def vapid_subject() -> str:
     """The contact the push services may write to (the VAPID ``sub`` claim)."""
-    configured = getattr(settings, "JOURNEYS_VAPID_SUBJECT", "")
-    if configured:
-        return str(configured)
+    if settings.JOURNEYS_VAPID_SUBJECT:
+        return str(settings.JOURNEYS_VAPID_SUBJECT)
     address = str(settings.DEFAULT_FROM_EMAIL).rsplit("<", 1)[-1].strip(" >")
     return f"mailto:{address}"
 

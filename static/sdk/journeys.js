@@ -735,6 +735,7 @@
           userVisibleOnly: true, applicationServerKey: b64urlBytes(vapidKey),
         });
       }
+      await flushNow(); // the identify and events queued so far: the profile must exist
       const body = { profile_id: currentId(), subscription: sub.toJSON() };
       if (userHash && profileId) body.user_hash = userHash;
       const res = await apiCall('POST', '/api/v1/web-push/subscriptions', body);
