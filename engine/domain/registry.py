@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .kinds import action, date_time, delay, inaction, journey_trigger, message, pages
+from .kinds import action, date_time, delay, inaction, journey_trigger, message, pages, split
 from .kinds import past_behaviour as past
 from .kinds.base import SEGMENT_BRANCHES, BlockType, FieldSpec, ParseFn
 
@@ -41,6 +41,7 @@ _KINDS: tuple[BlockType, ...] = (
     message.IN_APP,
     message.WEBHOOK,
     delay.KIND,
+    split.KIND,
 )
 
 REGISTRY: Mapping[str, BlockType] = {t.type: t for t in _KINDS}

@@ -131,6 +131,15 @@ INSIDE_BLOCKS: dict[str, dict[str, Any]] = {
         "body": '{"id": "{{ profile.id }}"}',
     },
     "delay": {"id": "n_delay", "type": "delay", "duration": "P1DT2H"},
+    "split": {
+        "id": "n_split",
+        "type": "split",
+        "branches": [
+            {"name": "A", "percent": 50},
+            {"name": "B", "percent": 30},
+            {"name": "control", "percent": 20, "holdout": True},
+        ],
+    },
 }
 
 # One valid entry block of each segment type (all 8 may be the entry).
