@@ -35,7 +35,7 @@ function BlockNodeView({ id, data, selected }) {
           placeholder={kindLabel}
           maxLength={200}
           onBlur={(e) => {
-            onRename(e.target.value.trim());
+            onRename(id, e.target.value.trim());
             setEditing(false);
           }}
           onKeyDown={(e) => {
