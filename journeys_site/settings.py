@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An id too large for the database is a 404, not a 500 (journeys_site/errors.py).
+    "journeys_site.errors.OutOfRangeIsNotFound",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
     "axes.middleware.AxesMiddleware",
@@ -313,7 +315,7 @@ def _websocket_sources(hosts: list[str], secure_only: bool) -> list[str]:
 
 # Content Security Policy on every response (django-csp): scripts only from our own
 # files (no inline scripts anywhere), inline styles allowed (React Flow and the docs
-# viewer set style attributes), websockets to this site.
+# viewer, Swagger UI, set style attributes), websockets to this site.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -322,8 +324,6 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'", *_websocket_sources(ALLOWED_HOSTS, JOURNEYS_HTTPS)],
-        # The API docs viewer (Redoc) runs its search index in a worker made from a blob.
-        "worker-src": ["'self'", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
@@ -359,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge fetched from the public validator: the page calls nothing but this site.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Ingest endpoints are called from any origin by the web SDK with a bearer key (no
