@@ -137,3 +137,23 @@ def test_the_address_is_the_peers_unless_proxies_are_declared() -> None:
         assert client_ip(request) == "203.0.113.7"
     with override_settings(JOURNEYS_PROXY_COUNT=3):
         assert client_ip(request) == "10.9.9.9"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lockout_holds_when_served_asynchronously_as_under_daphne(marketer: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    async def attempts() -> list[int]:
+        client = AsyncClient(REMOTE_ADDR="10.0.7.1")
+        codes = []
+        for password in ["wrong"] * LIMIT + [RIGHT]:
+            response = await client.post(
+                "/api/v1/auth/token",
+                {"username": "ana", "password": password},
+                content_type="application/json",
+            )
+            codes.append(response.status_code)
+        return codes
+
+    assert async_to_sync(attempts)() == [400] * (LIMIT - 1) + [429, 429]
