@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, close_old_connections
+from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -88,23 +90,41 @@ def backoff(attempts: int) -> timedelta:
 def deliver_messages(message_ids: list[int]) -> None:
     """Deliver each message that is due. A repeated or stale task sends nothing twice.
 
-    The batch's lease is short (a dead worker's messages are taken up again within
-    ``LEASE``) and renewed while the batch is being sent; a message whose send could not
-    be recorded (the database went away, a bug) is released for a retry soon, or failed
-    after ``MAX_ATTEMPTS``.
+    Sends wait on networks, so up to ``JOURNEYS_DELIVERY_THREADS`` of a batch are in flight
+    at once (threads that only send; every database write stays on this thread). The
+    batch's lease is short (a dead worker's messages are taken up again within ``LEASE``)
+    and renewed while the batch is being sent; a message whose outcome could not be
+    recorded (the database went away, a bug) is released for a retry soon, or failed after
+    ``MAX_ATTEMPTS``.
     """
-    pending = message_claim_many(message_ids)
-    while pending:
-        lease = pending[0].next_attempt_at
-        if lease is not None and timezone.now() >= lease - LEASE / 2:
-            pending = _renew_leases(pending)
-            continue
-        message = pending.pop(0)
-        try:
-            _deliver(message, refresh=False)
-        except Exception as exc:
-            logger.exception("delivering message %s failed unexpectedly", message.pk)
-            _release(message, exc)
+    queue = message_claim_many(message_ids)
+    if not queue:
+        return
+    threads = max(1, min(int(settings.JOURNEYS_DELIVERY_THREADS), len(queue)))
+    in_flight: dict[Future[tuple[str, Result]], Message] = {}
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
+        while queue or in_flight:
+            unsent = queue + list(in_flight.values())
+            lease = unsent[0].next_attempt_at
+            if lease is not None and timezone.now() >= lease - LEASE / 2:
+                kept = {m.pk for m in _renew_leases(unsent)}
+                queue = [m for m in queue if m.pk in kept]
+            while queue and len(in_flight) < threads:
+                message = queue.pop(0)
+                in_flight[pool.submit(_send, message)] = message
+            if not in_flight:
+                break
+            done, _ = wait(
+                in_flight, timeout=LEASE.total_seconds() / 4, return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                message = in_flight.pop(future)
+                backend, result = future.result()  # _send does not raise
+                try:
+                    _record(message, result, backend=backend, refresh=False)
+                except Exception as exc:
+                    logger.exception("recording message %s failed unexpectedly", message.pk)
+                    _release(message, exc)
 
 
 def _renew_leases(messages: list[Message]) -> list[Message]:
@@ -122,7 +142,7 @@ def _renew_leases(messages: list[Message]) -> list[Message]:
             )
         )
     except DatabaseError:
-        close_old_connections()
+        _drop_broken_connection()
         logger.exception("could not renew the lease of %s messages", len(messages))
         return []  # the lease runs out and the ticker dispatches them again
     for message in messages:
@@ -130,10 +150,19 @@ def _renew_leases(messages: list[Message]) -> list[Message]:
     return [m for m in messages if m.pk in kept]
 
 
+def _drop_broken_connection() -> None:
+    """A connection the database dropped (a restart) is closed, so the next query of this
+    task opens a fresh one instead of failing on the dead one."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
 def _release(message: Message, exc: BaseException) -> None:
     """Give back a message whose attempt broke outside the send (its outcome unknown to
     us): retried shortly with the same idempotency key, or failed after MAX_ATTEMPTS."""
-    close_old_connections()  # a connection the database dropped is reopened, not reused
+    _drop_broken_connection()
     now = timezone.now()
     if message.attempts >= MAX_ATTEMPTS:
         fields: dict[str, Any] = {
@@ -153,7 +182,7 @@ def _release(message: Message, exc: BaseException) -> None:
             next_attempt_at=message.next_attempt_at,
         ).update(**fields)
     except DatabaseError:
-        close_old_connections()
+        _drop_broken_connection()
         logger.warning("message %s keeps its lease until it expires", message.pk)
 
 
@@ -196,20 +225,25 @@ def deliver_message(message_id: int) -> Message | None:
 
 def _deliver(message: Message, *, refresh: bool) -> Message:
     """Send a claimed message and record the outcome."""
+    backend, result = _send(message)
+    return _record(message, result, backend=backend, refresh=refresh)
+
+
+def _send(message: Message) -> tuple[str, Result]:
+    """Hand a claimed message to its channel's backend; never raises, touches no database."""
     key = idempotency_key(message.pk)
     try:
         backend, send = get_sender(message.channel)
     except KeyError:
-        backend, result = "", Result.failed(f"unknown channel {message.channel!r}")
-    else:
-        try:
-            result = send(dict(message.rendered or {}), message_id=message.pk, idempotency_key=key)
-        except Exception as exc:
-            logger.exception(
-                "%s backend %s raised for message %s", message.channel, backend, message.pk
-            )
-            result = Result.retry(f"unexpected error: {type(exc).__name__}: {exc}")
-    return _record(message, result, backend=backend, refresh=refresh)
+        return "", Result.failed(f"unknown channel {message.channel!r}")
+    try:
+        result = send(dict(message.rendered or {}), message_id=message.pk, idempotency_key=key)
+    except Exception as exc:
+        logger.exception(
+            "%s backend %s raised for message %s", message.channel, backend, message.pk
+        )
+        result = Result.retry(f"unexpected error: {type(exc).__name__}: {exc}")
+    return backend, result
 
 
 def _record(message: Message, result: Result, *, backend: str, refresh: bool = True) -> Message:

@@ -74,5 +74,7 @@ def tick() -> None:
     """Beat runs this every second: claim what is due and hand it to the tasks above."""
     from engine.ticker import tick as run
     from engine.work import dispatch_to_celery
+    from journeys_site.celery import ensure_queue_bindings
 
+    ensure_queue_bindings()
     run(dispatch_to_celery)

@@ -408,6 +408,8 @@ if EMAIL_URL:
     EMAIL_HOST_USER = _email.username or ""
     EMAIL_HOST_PASSWORD = _email.password or ""
 JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", False)
+# Sends of one delivery batch in flight at once (threads that wait on the network).
+JOURNEYS_DELIVERY_THREADS = env_int("JOURNEYS_DELIVERY_THREADS", 16, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "journeys@localhost")
 # Web push: whom push services may write to (VAPID "sub"); default mailto:DEFAULT_FROM_EMAIL.
 JOURNEYS_VAPID_SUBJECT = os.environ.get("JOURNEYS_VAPID_SUBJECT", "")

@@ -8,7 +8,9 @@ pass the SSRF guard (engine/channels/ssrf.py) unless JOURNEYS_WEBHOOK_ALLOW_PRIV
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -50,6 +52,36 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_shared: httpx.Client | None = None
+_shared_lock = threading.Lock()
+
+
+def _client() -> httpx.Client:
+    """The process's webhook client (thread-safe; a forked child makes its own)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = _new_client()
+        return _shared
+
+
+def _new_client() -> httpx.Client:
+    return httpx.Client(
+        timeout=TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+    )
+
+
+def _forget_client() -> None:
+    global _shared
+    _shared = None
+
+
+os.register_at_fork(after_in_child=_forget_client)
 
 
 def send(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
@@ -95,22 +127,25 @@ def send(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: 
 
     started = time.monotonic()
     try:
-        with httpx.Client(
-            timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
-        ) as client:
-            request = client.build_request(
-                method, target, headers=headers, content=body.encode("utf-8"), extensions=extensions
-            )
-            response = client.send(request, stream=True)
-            try:
-                # Read a bounded excerpt only: a receiver cannot make us hold a huge body.
-                excerpt = b""
-                for chunk in response.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= RESPONSE_EXCERPT:
-                        break
-            finally:
-                response.close()
+        # Pooled: connections and TLS setup are reused. A TLS connection pinned to a
+        # checked address carries its host name (SNI), so it is not shared across names.
+        pinned_tls = "sni_hostname" in extensions
+        client = _new_client() if pinned_tls else _client()
+        request = client.build_request(
+            method, target, headers=headers, content=body.encode("utf-8"), extensions=extensions
+        )
+        response = client.send(request, stream=True)
+        try:
+            # Read a bounded excerpt only: a receiver cannot make us hold a huge body.
+            excerpt = b""
+            for chunk in response.iter_bytes():
+                excerpt += chunk
+                if len(excerpt) >= RESPONSE_EXCERPT:
+                    break
+        finally:
+            response.close()
+            if pinned_tls:
+                client.close()
     except httpx.TransportError as exc:
         facts["elapsed_ms"] = round((time.monotonic() - started) * 1000)
         return Result.retry(f"{type(exc).__name__}: {exc or 'network error'}", **facts)
