@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # An id too large for the database is a 404, not a 500 (journeys_site/errors.py).
     "journeys_site.errors.OutOfRangeIsNotFound",
+    # An id too large for the database is a 404, not a 500 (journeys_site/errors.py).
+    "journeys_site.errors.OutOfRangeIsNotFound",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
     "axes.middleware.AxesMiddleware",
@@ -355,6 +357,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error answers any request can get (400, 401, 404, ...).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "journeys_site.schema.document_error_responses",
+    ],
     # The docs viewer's scripts come from our static files, never a CDN.
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -376,6 +383,9 @@ CORS_EXPOSE_HEADERS = ["Retry-After"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 INGEST_MAX_BYTES = 1024 * 1024
 INGEST_MAX_ITEMS = 1000
+# Every JSON body (API and ingest): at most this many bytes and levels of nesting.
+JSON_MAX_BYTES = 1024 * 1024
+JSON_MAX_DEPTH = 32
 # Every JSON body (API and ingest): at most this many bytes and levels of nesting.
 JSON_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 32

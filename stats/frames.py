@@ -13,6 +13,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 __all__ = ["Frame", "FrameInvalid", "frame_from_params"]
 
+# Frames are arithmetic (a day added, a zone applied): years far from now would overflow.
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
 # A "+01:00" offset sent unencoded in a query string arrives as " 01:00".
 _SPACE_OFFSET = re.compile(r"^(.*T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
@@ -66,6 +69,8 @@ def _parse_one(field: str, raw: str) -> datetime:
     if moment.tzinfo is None:
         # A date or a date-time without a zone is read as UTC, like every time in the API.
         moment = moment.replace(tzinfo=UTC)
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise FrameInvalid(field, f"Out of range: use a year from {MIN_YEAR} to {MAX_YEAR}.")
     return moment.astimezone(UTC)
 
 
