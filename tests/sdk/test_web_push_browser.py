@@ -29,15 +29,7 @@ from engine.ingest import parse_events
 from engine.models import Message, Profile
 from tests.engine.delivery.conftest import LocalServer, Reply
 from tests.engine.delivery.test_web_push import Browser, unb64url, vapid_claims
-from tests.sdk.test_sdk_browser import (  # noqa: F401  (fixtures)
-    browser,
-    host_dir,
-    host_server,
-    make_page,
-    project,
-    sdk_src,
-    wait_for,
-)
+from tests.sdk.test_sdk_browser import wait_for
 
 SW_FILE = Path(__file__).resolve().parents[2] / "static" / "sdk" / "journeys-sw.js"
 
@@ -98,9 +90,12 @@ def test_subscribe_stores_the_browsers_subscription_and_a_journeys_push_reaches_
     host_dir: Path,
     host_server: str,
     push_service: LocalServer,
-    django_user_model: Any,
+    marketer: Any,
 ) -> None:
     shutil.copy(SW_FILE, host_dir / "journeys-sw.js")  # on the customer's origin
+    # Made now rather than by the SDK's first request: SQLite's shared in-memory test
+    # database fails a write at once when the live server's thread is writing too.
+    public, _ = project_vapid_keys(project.pk)
     keys = Browser.new(f"{push_service.url}/push/chromium-1")
     page = make_page(
         project.sdk_key,
@@ -112,7 +107,6 @@ def test_subscribe_stores_the_browsers_subscription_and_a_journeys_push_reaches_
     result = page.evaluate("() => journeys.webPush.subscribe()")
 
     assert result == {"ok": True, "endpoint": keys.endpoint}, page.console
-    public, _ = project_vapid_keys(project.pk)
     sent_key = bytes(page.evaluate("() => window.__pushKey"))
     assert sent_key == unb64url(public)  # subscribed with the project's VAPID key
     script = page.evaluate(
@@ -131,11 +125,10 @@ def test_subscribe_stores_the_browsers_subscription_and_a_journeys_push_reaches_
     ]
 
     # A live journey's Web Push block, through the engine, to the push service.
-    owner = django_user_model.objects.get(username="sdk-owner")
     journey = builder_services.journey_create(
-        project=project, user=owner, name="Drop", definition=DROP
+        project=project, user=marketer, name="Drop", definition=DROP
     )
-    builder_services.journey_publish(journey=journey, user=owner)
+    builder_services.journey_publish(journey=journey, user=marketer)
     records = parse_events(
         {"events": [{"profile_id": "u-9", "name": "Back In Stock", "properties": {"item": "Red Nike Shoes"}}]},
         now=timezone.now(),
