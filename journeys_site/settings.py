@@ -447,6 +447,8 @@ TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
 TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
 FCM_SERVER_KEY = os.environ.get("FCM_SERVER_KEY", "")
+# The Firebase service account JSON (inline, or a path to the file): tokens are minted from it.
+FCM_SERVICE_ACCOUNT = os.environ.get("FCM_SERVICE_ACCOUNT", "")
 FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "")
 FCM_API_URL = os.environ.get("FCM_API_URL", "https://fcm.googleapis.com")
 
