@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
@@ -35,7 +35,6 @@ SORT_CHOICES = [
 _ORDER = {
     "-edited": ("-updated_at", "-id"),
     "name": ("name", "id"),
-    "-entry": ("-n_entry", "-updated_at"),
     "status": ("status", "-updated_at"),
 }
 PAGE_SIZE = 200
@@ -107,51 +106,67 @@ def _who(user: Any) -> str:
     return str(user.get_full_name() or user.get_username())
 
 
-def journey_rows(*, project_id: int, query: JourneyQuery) -> list[JourneyRow]:
-    """The project's journeys matching ``query`` with all-time figures (one query)."""
-    entered = Q(enrollments__state__in=[ACTIVE, EXITED])
-    exited = Q(enrollments__state=EXITED)
-    qs: QuerySet[Journey] = (
-        Journey.objects.filter(project_id=project_id)
-        .select_related("live_version", "created_by", "updated_by")
+def _figures(journey_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Journey id -> all-time entry, goal met, time out and completed counts (one grouped
+    query over the enrollments of those journeys, narrow rows: no journey columns joined)."""
+    if not journey_ids:
+        return {}
+    exited = Q(state=EXITED)
+    rows = (
+        Enrollment.objects.filter(journey_id__in=journey_ids)
+        .order_by()
+        .values("journey_id")
         .annotate(
-            n_entry=Count("enrollments", filter=entered),
-            n_goal_met=Count("enrollments", filter=exited & Q(enrollments__exit_reason=R.GOAL_MET)),
-            n_time_out=Count("enrollments", filter=exited & Q(enrollments__exit_reason=R.TIME_OUT)),
-            n_completed=Count(
-                "enrollments", filter=exited & Q(enrollments__exit_reason=R.COMPLETED)
-            ),
+            entry=Count("id", filter=Q(state__in=[ACTIVE, EXITED])),
+            goal_met=Count("id", filter=exited & Q(exit_reason=R.GOAL_MET)),
+            time_out=Count("id", filter=exited & Q(exit_reason=R.TIME_OUT)),
+            completed=Count("id", filter=exited & Q(exit_reason=R.COMPLETED)),
         )
+    )
+    return {row.pop("journey_id"): row for row in rows}
+
+
+def journey_rows(*, project_id: int, query: JourneyQuery) -> list[JourneyRow]:
+    """The project's journeys matching ``query`` with all-time figures: two queries (the
+    journeys, then their figures grouped by journey), whatever the number of journeys."""
+    qs: QuerySet[Journey] = Journey.objects.filter(project_id=project_id).select_related(
+        "live_version", "created_by", "updated_by"
     )
     if query.q:
         qs = qs.filter(name__icontains=query.q)
     if query.status:
         qs = qs.filter(status=query.status)
     order = _ORDER.get(query.sort, ("-updated_at", "-id"))
-    qs = qs.order_by(*[F(o[1:]).desc() if o.startswith("-") else F(o).asc() for o in order])
+    if query.sort not in ("-entry", "-conversion"):
+        qs = qs.order_by(*order)
+    journeys = list(qs)
+    figures = _figures([j.pk for j in journeys])
     rows = []
     now = timezone.now()
-    for j in qs[:PAGE_SIZE]:
+    empty = {"entry": 0, "goal_met": 0, "time_out": 0, "completed": 0}
+    for j in journeys:
+        f = figures.get(j.pk, empty)
         goals, conversion = _flags(j)
-        won = j.n_goal_met if goals else j.n_completed  # type: ignore[attr-defined]
-        entry = j.n_entry  # type: ignore[attr-defined]
+        won = f["goal_met"] if goals else f["completed"]
         rows.append(
             JourneyRow(
                 journey=j,
                 edited_at=j.updated_at,
                 edited_text=edited_words(j.updated_at, now),
                 edited_by=_who(j.updated_by or j.created_by),
-                entry=entry,
-                goal_met=j.n_goal_met if goals else None,  # type: ignore[attr-defined]
-                completed=None if goals else j.n_completed,  # type: ignore[attr-defined]
-                time_out=j.n_time_out if conversion else None,  # type: ignore[attr-defined]
-                conversion_pct=round(won * 100.0 / entry, 1) if entry else 0.0,
+                entry=f["entry"],
+                goal_met=f["goal_met"] if goals else None,
+                completed=None if goals else f["completed"],
+                time_out=f["time_out"] if conversion else None,
+                conversion_pct=round(won * 100.0 / f["entry"], 1) if f["entry"] else 0.0,
                 has_goals=goals,
             )
         )
-    if query.sort == "-conversion":
+    if query.sort == "-entry":
+        rows.sort(key=lambda r: (-r.entry, -r.edited_at.timestamp()))
+    elif query.sort == "-conversion":
         rows.sort(key=lambda r: (-r.conversion_pct, -r.entry))
-    return rows
+    return rows[:PAGE_SIZE]
 
 
 def journey_count(*, project_id: int) -> int:
