@@ -116,6 +116,7 @@ def test_a_token_of_an_inactive_user_is_refused(marketer: Any) -> None:
     assert client(raw).get("/api/v1/projects").status_code == 401
 
 
+@pytest.mark.django_db(transaction=True)  # the websocket's lookup runs on its own connection
 def test_the_websocket_takes_the_same_tokens_and_refuses_expired_or_revoked_ones(
     marketer: Any, time_machine: Any
 ) -> None:
