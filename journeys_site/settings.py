@@ -417,6 +417,11 @@ if EMAIL_URL:
     EMAIL_PORT = _email.port or 25
     EMAIL_HOST_USER = _email.username or ""
     EMAIL_HOST_PASSWORD = _email.password or ""
+else:
+    # Embedded default: the site's own mails (password reset links) are written as files
+    # to var/mail/ instead of failing against an SMTP server that is not there.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
 JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", False)
 # Sends of one delivery batch in flight at once (threads that wait on the network).
 JOURNEYS_DELIVERY_THREADS = env_int("JOURNEYS_DELIVERY_THREADS", 16, minimum=1)
