@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.condition_sql import Observation, observe
+from engine.domain import evaluation
 from engine.domain.blocks import Condition, DidCondition, DidNotCondition, ProfileCondition
-from engine.domain.filters import filter_matches, lookup
 
 
 def event_names(conditions: Iterable[Condition]) -> set[str]:
@@ -33,28 +33,13 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 
 
 def judge(condition: Condition, seen: Observation) -> tuple[bool, dict[str, Any]]:
-    """One condition from what it observed; the same verdict and detail as
-    ``engine.domain.evaluation.evaluate_condition`` over the events themselves."""
-    if isinstance(condition, ProfileCondition):
-        f = condition.filter
-        properties = _nested(f.property, seen.value)
-        return filter_matches(f, properties), {
-            "kind": "profile",
-            "property": f.property,
-            "value": lookup(properties, f.property),
-        }
-    if isinstance(condition, DidNotCondition):
-        return seen.count == 0, {"kind": "did_not", "event": condition.event, "count": seen.count}
-    detail: dict[str, Any] = {"kind": "did", "event": condition.event, "count": seen.count}
-    ok = True
-    count = condition.effective_count
-    if count is not None:
-        ok = count.matches(seen.count)
-    if condition.sum is not None:
-        total = seen.total if seen.total is not None else 0.0
-        detail["sum"] = total
-        ok = ok and condition.sum.matches(total)
-    return ok, detail
+    """One condition from what the query observed, through the pure evaluator's verdict."""
+    properties = (
+        _nested(condition.filter.property, seen.value)
+        if isinstance(condition, ProfileCondition)
+        else {}
+    )
+    return evaluation.judge(condition, count=seen.count, total=seen.total, profile=properties)
 
 
 def evaluate_batch(
@@ -72,12 +57,6 @@ def evaluate_batch(
     out: dict[int, tuple[bool, dict[str, Any]]] = {}
     for profile_id in profile_ids:
         results = [judge(c, seen) for c, seen in zip(conditions, observed[profile_id], strict=True)]
-        oks = [ok for ok, _ in results]
-        qualified = all(oks) if match == "all" else any(oks)
-        detail: dict[str, Any] = {
-            "match": match,
-            "conditions": [dict(d, met=ok) for ok, d in results],
-            "window_days": window_days,
-        }
-        out[profile_id] = (qualified, detail)
+        qualified, detail = evaluation.combine(results, match)
+        out[profile_id] = (qualified, {**detail, "window_days": window_days})
     return out

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 
+from engine import claims
 from engine.models import PendingEvents
 
 ROWS_PER_ROUND = 40  # ingest requests processed together (each up to 1,000 events)
@@ -31,7 +31,7 @@ def schedule(project_id: int) -> None:
     """Ask for a task unless one is already queued for the project."""
     from engine import tasks
 
-    if cache.add(slot(project_id), 1, timeout=SLOT_SECONDS):
+    if claims.claim(slot(project_id), SLOT_SECONDS):
         tasks.process_pending.delay(project_id)
 
 
@@ -41,7 +41,7 @@ def process_pending(project_id: int) -> int:
     from engine.runner import locked
 
     # Arrivals from now on ask for a new task; what is committed already is ours.
-    cache.delete(slot(project_id))
+    claims.release(slot(project_id))
     done = 0
     for _ in range(ROUNDS):
         with transaction.atomic():

@@ -20,11 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from engine import loaders, pending, runner
+from engine import claims, loaders, pending, runner
 from engine.models import Enrollment, Project
 
 log = logging.getLogger(__name__)
@@ -41,14 +40,14 @@ def _slots(kind: str, key: str, due: int, limit: int) -> list[str]:
     keys = []
     for number in range(math.ceil(due / limit)):
         slot = f"journeys:due:{kind}:{key}:{number}"
-        if cache.add(slot, 1, timeout=SLOT_SECONDS):
+        if claims.claim(slot, SLOT_SECONDS):
             keys.append(slot)
     return keys
 
 
 def release(slot: str | None) -> None:
     if slot:
-        cache.delete(slot)
+        claims.release(slot)
 
 
 def start_scheduled(now: datetime) -> list[int]:
@@ -137,7 +136,7 @@ def collect(now: datetime, limit: int = runner.BATCH) -> list[Work]:
         for slot in _slots("arrivals", f"{version_id}:{node}", due, limit):
             work.append(("arrivals", (version_id, node, limit, slot)))
     for project_id in pending.stale_projects(now):
-        if cache.add(pending.slot(project_id), 1, timeout=pending.SLOT_SECONDS):
+        if claims.claim(pending.slot(project_id), pending.SLOT_SECONDS):
             work.append(("pending", (project_id,)))
     for journey_id in due_entry_checks(now):
         work.append(("entry_check", (journey_id,)))

@@ -25,10 +25,12 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def evaluate_condition(
-    condition: Condition, events: Sequence[SeenEvent], profile: Mapping[str, Any]
+def judge(
+    condition: Condition, *, count: int, total: float | None, profile: Mapping[str, Any]
 ) -> tuple[bool, dict[str, Any]]:
-    """One condition; returns whether it holds and the values it saw (for the step log)."""
+    """One condition from what it observed: the number of matching events in the window,
+    the sum of its ``sum`` property over them, and the profile's properties. The one
+    verdict both the in-memory evaluator and the batch query (engine.conditions) use."""
     if isinstance(condition, ProfileCondition):
         f = condition.filter
         return filter_matches(f, profile), {
@@ -36,26 +38,45 @@ def evaluate_condition(
             "property": f.property,
             "value": lookup(profile, f.property),
         }
+    if isinstance(condition, DidNotCondition):
+        return count == 0, {"kind": "did_not", "event": condition.event, "count": count}
+    seen: dict[str, Any] = {"kind": "did", "event": condition.event, "count": count}
+    ok = True
+    effective = condition.effective_count
+    if effective is not None:
+        ok = effective.matches(count)
+    if condition.sum is not None:
+        seen["sum"] = total if total is not None else 0.0
+        ok = ok and condition.sum.matches(seen["sum"])
+    return ok, seen
+
+
+def combine(
+    results: Sequence[tuple[bool, dict[str, Any]]], match: str
+) -> tuple[bool, dict[str, Any]]:
+    """All (``match="all"``) or any (``"any"``) of the conditions' results; with what each saw."""
+    oks = [ok for ok, _ in results]
+    qualified = all(oks) if match == "all" else any(oks)
+    return qualified, {"match": match, "conditions": [dict(seen, met=ok) for ok, seen in results]}
+
+
+def evaluate_condition(
+    condition: Condition, events: Sequence[SeenEvent], profile: Mapping[str, Any]
+) -> tuple[bool, dict[str, Any]]:
+    """One condition; returns whether it holds and the values it saw (for the step log)."""
+    if isinstance(condition, ProfileCondition):
+        return judge(condition, count=0, total=None, profile=profile)
     matching = [
         e for e in events if e.name == condition.event and all_match(condition.where, e.properties)
     ]
-    if isinstance(condition, DidNotCondition):
-        return not matching, {"kind": "did_not", "event": condition.event, "count": len(matching)}
-    assert isinstance(condition, DidCondition)
-    seen: dict[str, Any] = {"kind": "did", "event": condition.event, "count": len(matching)}
-    ok = True
-    count = condition.effective_count
-    if count is not None:
-        ok = count.matches(len(matching))
-    if condition.sum is not None:
+    total: float | None = None
+    if isinstance(condition, DidCondition) and condition.sum is not None:
         total = 0.0
         for e in matching:
             number = _number(lookup(e.properties, condition.sum.property))
             if number is not None:
                 total += number
-        seen["sum"] = total
-        ok = ok and condition.sum.matches(total)
-    return ok, seen
+    return judge(condition, count=len(matching), total=total, profile=profile)
 
 
 def evaluate_conditions(
@@ -65,7 +86,4 @@ def evaluate_conditions(
     profile: Mapping[str, Any],
 ) -> tuple[bool, dict[str, Any]]:
     """All (``match="all"``) or any (``"any"``) of the conditions; with what each saw."""
-    results = [evaluate_condition(c, events, profile) for c in conditions]
-    oks = [ok for ok, _ in results]
-    qualified = all(oks) if match == "all" else any(oks)
-    return qualified, {"match": match, "conditions": [dict(seen, met=ok) for ok, seen in results]}
+    return combine([evaluate_condition(c, events, profile) for c in conditions], match)
