@@ -110,7 +110,7 @@ def get_sender(channel: str) -> tuple[str, SendFn]:
 PROVIDER_HINTS: dict[str, str] = {
     "email": "set EMAIL_URL (smtp://host:port)",
     "sms": "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM",
-    "push": "set FCM_PROJECT_ID and FCM_SERVER_KEY",
+    "push": "set FCM_SERVICE_ACCOUNT (the Firebase service account JSON)",
     "web_push": "unset JOURNEYS_WEB_PUSH_BACKEND (VAPID keys are made per project)",
     "in_app": "unset JOURNEYS_IN_APP_BACKEND (the web SDK shows in-app messages)",
     "webhook": "unset JOURNEYS_WEBHOOK_BACKEND",

@@ -1,12 +1,19 @@
 """Mobile push backend: FCM HTTP v1 (one request per device token), else record.
 
-FCM_SERVER_KEY is sent as the bearer token (mint it from the service account, or
-put an auth proxy in front); FCM_API_URL moves the base URL (tests point it at a
-local server). A message counts as sent when at least one device accepted it.
+Authentication: FCM_SERVICE_ACCOUNT (the service account's JSON, or a path to it):
+the product mints OAuth access tokens from it with google-auth and refreshes them
+before they expire (one token per process, shared by every send). FCM_SERVER_KEY, if
+set instead, is sent as the bearer token as it is (a token minted elsewhere, or an
+auth proxy). FCM_PROJECT_ID defaults to the service account's project. FCM_API_URL
+moves the base URL (tests point it at a local server). A message counts as sent when
+at least one device accepted it.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +22,86 @@ from django.conf import settings
 from engine.channels import Result, record
 
 TIMEOUT_SECONDS = 10.0
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+
+_tokens_lock = threading.Lock()
+_credentials: dict[str, Any] = {}  # service account source -> google-auth Credentials
+
+
+class AuthProblem(Exception):
+    """No access token: ``retry`` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def _service_account() -> dict[str, Any] | None:
+    """The service account JSON from FCM_SERVICE_ACCOUNT (inline or a file), or None."""
+    raw = (settings.FCM_SERVICE_ACCOUNT or "").strip()
+    if not raw:
+        return None
+    try:
+        text = raw if raw.startswith("{") else Path(raw).read_text(encoding="utf-8")
+        info = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise AuthProblem(f"FCM_SERVICE_ACCOUNT is not readable JSON: {exc}", retry=False) from exc
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise AuthProblem("FCM_SERVICE_ACCOUNT is not a service account JSON", retry=False)
+    return info
+
+
+def _project_id() -> str:
+    if settings.FCM_PROJECT_ID:
+        return str(settings.FCM_PROJECT_ID)
+    try:
+        info = _service_account()
+    except AuthProblem:
+        return ""
+    return str((info or {}).get("project_id") or "")
 
 
 def _configured() -> bool:
-    return bool(settings.FCM_SERVER_KEY and settings.FCM_PROJECT_ID)
+    has_auth = bool(settings.FCM_SERVER_KEY or (settings.FCM_SERVICE_ACCOUNT or "").strip())
+    return has_auth and bool(_project_id())
+
+
+def access_token() -> str:
+    """A bearer token for FCM: FCM_SERVER_KEY, else one minted from the service account
+    (kept and reused until it is about to expire, then refreshed)."""
+    if settings.FCM_SERVER_KEY:
+        return str(settings.FCM_SERVER_KEY)
+    info = _service_account()
+    if info is None:
+        raise AuthProblem(
+            "push backend fcm needs FCM_SERVICE_ACCOUNT or FCM_SERVER_KEY", retry=False
+        )
+    from google.auth import exceptions as google_exceptions
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    key = json.dumps(info, sort_keys=True)
+    with _tokens_lock:  # one refresh at a time; the others reuse its token
+        credentials = _credentials.get(key)
+        if credentials is None:
+            try:
+                credentials = service_account.Credentials.from_service_account_info(
+                    info, scopes=[FCM_SCOPE]
+                )
+            except (ValueError, KeyError) as exc:
+                raise AuthProblem(f"bad service account: {exc}", retry=False) from exc
+            _credentials.clear()  # a changed setting drops the old account's token
+            _credentials[key] = credentials
+        if not credentials.valid:  # none yet, or expiring within google-auth's margin
+            try:
+                credentials.refresh(Request())
+            except google_exceptions.RefreshError as exc:
+                text = str(exc)
+                permanent = "invalid_grant" in text or "invalid_client" in text
+                raise AuthProblem(f"FCM token refused: {text[:300]}", retry=not permanent) from exc
+            except google_exceptions.TransportError as exc:
+                raise AuthProblem(f"FCM token endpoint unreachable: {exc}", retry=True) from exc
+        return str(credentials.token)
 
 
 def _tokens(rendered: dict[str, Any]) -> list[dict[str, str]]:
@@ -50,15 +133,21 @@ def send_fcm(message_rendered: dict[str, Any], *, message_id: int, idempotency_k
     if not tokens:
         return Result.skipped("no push token")
     if not _configured():
-        return Result.failed("push backend fcm needs FCM_SERVER_KEY and FCM_PROJECT_ID")
-    url = f"{settings.FCM_API_URL.rstrip('/')}/v1/projects/{settings.FCM_PROJECT_ID}/messages:send"
+        return Result.failed(
+            "push backend fcm needs FCM_SERVICE_ACCOUNT (or FCM_SERVER_KEY and FCM_PROJECT_ID)"
+        )
+    try:
+        token = access_token()
+    except AuthProblem as exc:
+        return Result.retry(str(exc)) if exc.retry else Result.failed(str(exc))
+    url = f"{settings.FCM_API_URL.rstrip('/')}/v1/projects/{_project_id()}/messages:send"
     results: list[dict[str, Any]] = []
     retryable: list[str] = []
     permanent: list[str] = []
     with httpx.Client(
         timeout=TIMEOUT_SECONDS,
         follow_redirects=False,
-        headers={"Authorization": f"Bearer {settings.FCM_SERVER_KEY}"},
+        headers={"Authorization": f"Bearer {token}"},
     ) as client:
         for item in tokens:
             entry: dict[str, Any] = {"token": item["token"][-12:], "platform": item["platform"]}

@@ -93,7 +93,7 @@ def _delivery_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.JOURNEYS_RECORD_DIR = str(tmp_path / "outbox")
     settings.EMAIL_URL = ""
     settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
-    settings.FCM_SERVER_KEY = settings.FCM_PROJECT_ID = ""
+    settings.FCM_SERVER_KEY = settings.FCM_PROJECT_ID = settings.FCM_SERVICE_ACCOUNT = ""
     for channel in ("PUSH", "WEB_PUSH", "EMAIL", "SMS", "IN_APP", "WEBHOOK"):
         setattr(settings, f"JOURNEYS_{channel}_BACKEND", "")
     settings.JOURNEYS_WEBHOOK_ALLOW_PRIVATE = False
