@@ -422,6 +422,13 @@ else:
     # to var/mail/ instead of failing against an SMTP server that is not there.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Marketing email through an ESP's API with django-anymail: its backend module name
+# (postmark, mailgun, sendgrid, amazon_ses, brevo, ...) and its settings from the
+# environment as ANYMAIL_<ESP>_<SETTING> (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN).
+JOURNEYS_EMAIL_ESP = os.environ.get("JOURNEYS_EMAIL_ESP", "").strip()
+if JOURNEYS_EMAIL_ESP and not JOURNEYS_EMAIL_ESP.replace("_", "").isalnum():
+    raise ImproperlyConfigured("JOURNEYS_EMAIL_ESP must be an anymail ESP name, e.g. postmark")
+ANYMAIL = {k.removeprefix("ANYMAIL_"): v for k, v in os.environ.items() if k.startswith("ANYMAIL_")}
 JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", False)
 # Sends of one delivery batch in flight at once (threads that wait on the network).
 JOURNEYS_DELIVERY_THREADS = env_int("JOURNEYS_DELIVERY_THREADS", 16, minimum=1)
