@@ -527,11 +527,12 @@ def test_editing_a_live_journey_shows_the_users_in_flight_and_applies_the_choice
     journey = builder_services.journey_publish(journey=journey, user=marketer)
     now = timezone.now()
     assert journey.live_version is not None
+    traveller: Any = ProfileFactory(project=project, external_id="u-1")
     waiting = Enrollment.objects.create(
         project=project,
         journey=journey,
         version=journey.live_version,
-        profile=ProfileFactory(project=project, external_id="u-1"),
+        profile=traveller,
         node="wait",
         state=Enrollment.State.ACTIVE,
         entered_at=now,

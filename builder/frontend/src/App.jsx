@@ -37,7 +37,7 @@ const GROUPS = [
 ];
 const AUTOSAVE_MS = 1200;
 const NODE_W = 240;
-const NODE_H = 120;
+const NODE_H = 84;
 
 function strip(nodes, edges) {
   // Selection is not history: snapshots keep what the journey is, not what is selected.
@@ -457,10 +457,29 @@ function Builder({ boot }) {
   const autoLayout = useCallback(() => {
     record();
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: "TB", nodesep: 60, ranksep: 70 });
+    g.setGraph({ rankdir: "TB", nodesep: 40, ranksep: 48 });
     g.setDefaultEdgeLabel(() => ({}));
-    for (const n of snapshot.current.nodes) g.setNode(n.id, { width: NODE_W, height: NODE_H });
-    for (const e of snapshot.current.edges) g.setEdge(e.source, e.target);
+    // Nodes in walk order from the entry, each block's ways out in handle order (yes before
+    // no, branches as listed), so that dagre keeps "yes" on the left as the handles are.
+    const { nodes: ns, edges: es } = snapshot.current;
+    const rank = (e) => {
+      const src = ns.find((n) => n.id === e.source);
+      const handles = src ? outHandles(src.data.block, kinds[src.data.block.type], src.data.isEntry).map((h) => h.id) : [];
+      return handles.indexOf(e.sourceHandle);
+    };
+    const sorted = [...es].sort((a, b) => rank(a) - rank(b));
+    const order = [];
+    const seen = new Set();
+    const walk = (id) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      order.push(id);
+      for (const e of sorted) if (e.source === id) walk(e.target);
+    };
+    ns.filter((n) => n.data.isEntry).forEach((n) => walk(n.id));
+    ns.forEach((n) => walk(n.id));
+    for (const id of order) g.setNode(id, { width: NODE_W, height: NODE_H });
+    for (const e of sorted) g.setEdge(e.source, e.target);
     dagre.layout(g);
     setNodes((ns) => ns.map((n) => {
       const p = g.node(n.id);
@@ -468,7 +487,7 @@ function Builder({ boot }) {
     }));
     markDirty();
     setTimeout(() => flow.fitView({ padding: 0.15, duration: 200 }), 50);
-  }, [record, markDirty, flow]);
+  }, [record, markDirty, flow, kinds]);
 
   const copy = useCallback(() => {
     const chosen = snapshot.current.nodes.filter((n) => n.selected);
