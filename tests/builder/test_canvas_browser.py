@@ -681,3 +681,26 @@ def test_a_stopped_journey_opens_read_only(
     assert page.get_by_role("button", name="Publish", exact=True).count() == 0
     select(page, "Wait an hour")
     assert page.get_by_label("Wait for", exact=True).is_disabled()
+
+
+def test_the_entry_kind_is_changed_in_settings_and_a_journey_trigger_is_picked_from_lists(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    cart = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    journey = new_journey(project, marketer, name="Follow-up")
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    block(page, "Did Signed Up").wait_for()
+    page.get_by_role("tab", name="Journey settings").click()
+    page.get_by_label("Entry kind").select_option(label="Journey Trigger")
+    select(page, "Did Signed Up")
+    page.get_by_label("Journey", exact=True).select_option(label="Cart")
+    page.get_by_label("Block of that journey").select_option(label="Wait an hour (wait)")
+    saved(page)
+    journey.refresh_from_db()
+    entry = journey.definition["entry"]
+    assert entry["type"] == "journey_trigger"
+    assert entry["journey"] == cart.pk
+    assert entry["node"] == "wait"
+    assert entry["label"] == "Did Signed Up"

@@ -960,6 +960,14 @@ function Builder({ boot }) {
                 markDirty();
               }}
               takenIds={new Set(nodes.map((n) => n.id))}
+              onEntryKind={(type) => {
+                const kind = kinds[type];
+                if (!entryNode || !kind || type === entryNode.data.block.type) return;
+                record();
+                const keep = entryNode.data.block.label ? { label: entryNode.data.block.label } : {};
+                setNodes((ns) => ns.map((n) => (n.id === entryNode.id ? { ...n, data: { ...n.data, block: { type, ...defaultsFor(kind), ...keep } } } : n)));
+                markDirty();
+              }}
             />
           )}
           <section className="problems" aria-labelledby="problems-title">

@@ -1,5 +1,6 @@
 // Form editors for the registry's field kinds: a new kind gets its form from its field list.
 import { useEffect, useId, useRef, useState } from "react";
+import { call } from "./api.js";
 import { OP_WORDS, UNITS, durationSeconds, fieldLabel, isoDuration, splitDuration } from "./model.js";
 
 const FILTER_OPS = ["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "exists", "not_exists"];
@@ -402,13 +403,47 @@ export function Field({ field, value, onChange, ctx, error }) {
           ))}
         </select>,
       );
+    case "block":
+      return single(<BlockOfJourney common={common} journeyId={ctx.block?.journey} value={value} onChange={onChange} />);
     default:
-      // block ids and any kind the canvas does not know yet: text, or JSON for objects.
+      // any kind the canvas does not know yet: text, or JSON for objects.
       if (value !== null && typeof value === "object") {
         return single(<JsonInput common={common} value={value} onChange={onChange} />);
       }
       return single(<input type="text" {...common} value={value ?? ""} onChange={(e) => onChange(e.target.value)} />);
   }
+}
+
+/** A block of another journey (Journey Trigger's ``node``), picked from that journey's blocks. */
+function BlockOfJourney({ common, journeyId, value, onChange }) {
+  const [blocks, setBlocks] = useState(null);
+  useEffect(() => {
+    let live = true;
+    setBlocks(null);
+    if (!journeyId) return undefined;
+    call("GET", `journeys/${journeyId}`)
+      .then((j) => {
+        const d = j.definition || {};
+        const all = [d.entry, ...(d.nodes || [])].filter((b) => b && b.id);
+        if (live) setBlocks(all.map((b) => ({ id: b.id, name: b.label ? `${b.label} (${b.id})` : b.id })));
+      })
+      .catch(() => live && setBlocks([]));
+    return () => {
+      live = false;
+    };
+  }, [journeyId]);
+  if (!journeyId) return <input type="text" {...common} disabled value={value ?? ""} placeholder="Choose the journey first" readOnly />;
+  return (
+    <select {...common} value={value ?? ""} onChange={(e) => onChange(e.target.value || null)}>
+      <option value="">{blocks === null ? "Loading…" : "Choose a block…"}</option>
+      {(blocks || []).map((b) => (
+        <option key={b.id} value={b.id}>
+          {b.name}
+        </option>
+      ))}
+      {value && blocks && !blocks.some((b) => b.id === value) ? <option value={value}>{value}</option> : null}
+    </select>
+  );
 }
 
 function JsonInput({ common, value, onChange }) {

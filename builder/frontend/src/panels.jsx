@@ -41,7 +41,7 @@ export function BlockForm({ node, kind, ctx, errors, onChange, onMakeEntry, hasO
       {fields.map((f) => {
         const err = fieldError(errors, f.name);
         if (err) shown.add(err);
-        return <Field key={f.name} field={f} value={block[f.name]} ctx={ctx} error={err} onChange={(v) => onChange({ [f.name]: v }, f.name)} />;
+        return <Field key={f.name} field={f} value={block[f.name]} ctx={{ ...ctx, block }} error={err} onChange={(v) => onChange({ [f.name]: v }, f.name)} />;
       })}
       {errors.filter((m) => !shown.has(m)).map((m, i) => (
         <p key={i} className="field-error" role="alert">
@@ -142,22 +142,33 @@ function fromLocalInput(value) {
   return Number.isNaN(d.getTime()) ? null : d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-export function JourneySettings({ settings, goals, entry, kinds, ctx, errors, onSettings, onGoals, takenIds }) {
-  const ids = { conv: useId(), reentry: useId(), start: useId(), end: useId() };
+export function JourneySettings({ settings, goals, entry, kinds, ctx, errors, onSettings, onGoals, onEntryKind, takenIds }) {
+  const ids = { entry: useId(), reentry: useId(), start: useId(), end: useId() };
   const disabled = ctx.readOnly;
   const set = (patch) => onSettings({ ...settings, ...patch });
   const entryKind = entry ? kinds[entry.data.block.type] : null;
   return (
     <form className="settings-form" onSubmit={(e) => e.preventDefault()} aria-label="Journey settings">
       <h2>Journey settings</h2>
-      <div className="field">
-        <span className="field-title">Entry</span>
-        <p>
-          {entry
-            ? `${entryKind?.label || entry.data.block.type}: ${entry.data.block.label || entry.id} (select a block and choose “Make this the entry” to change it)`
-            : "No entry yet: drag a Segment block onto the canvas."}
-        </p>
-      </div>
+      {entry ? (
+        <div className="field">
+          <label htmlFor={ids.entry}>Entry kind</label>
+          <select id={ids.entry} value={entry.data.block.type} disabled={disabled} onChange={(e) => onEntryKind(e.target.value)}>
+            {Object.values(kinds)
+              .filter((k) => k.entry)
+              .map((k) => (
+                <option key={k.type} value={k.type}>
+                  {k.label}
+                </option>
+              ))}
+          </select>
+          <p className="field-help">
+            Users enter when they match the entry block “{entry.data.block.label || entryKind?.label}”. Select it on the board to edit its settings.
+          </p>
+        </div>
+      ) : (
+        <p className="field-help">No entry yet: drag a Segment block onto the canvas.</p>
+      )}
       <Field
         field={{ name: "conversion_time", label: "Conversion time", kind: "duration", required: false, help: "Users leave (time out) this long after they enter; empty: no limit", choices: [] }}
         value={settings.conversion_time}
