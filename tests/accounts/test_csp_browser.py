@@ -136,3 +136,31 @@ def test_the_admin_works_under_the_policy(visit: Any, staff: Any) -> None:
         assert v.open(path).status == 200, path
     assert v.foreign_requests() == []
     assert v.complaints == []
+
+
+def test_an_admin_invites_from_settings_and_the_invitee_accepts_from_the_link(
+    visit: Any, marketer: Any, project: Project, other_marketer: Any
+) -> None:
+    admin = visit(marketer)
+    admin.open("/settings/")
+    admin.page.get_by_label("Username").fill("bob")
+    admin.page.get_by_label("Role", exact=True).select_option("viewer")
+    admin.page.get_by_role("button", name="Invite").click()
+    admin.page.wait_for_load_state("networkidle")
+    message = admin.page.get_by_text("Send them this link").inner_text()
+    link = message.split("(shown only once): ")[1].strip()
+    assert link.startswith(admin.base + "/invitations/")
+    invitations = admin.page.get_by_role("table", name="Pending invitations")
+    assert "bob" in invitations.inner_text()
+
+    bob = visit(other_marketer)
+    bob.open(link.removeprefix(bob.base))
+    assert "Join Shop" in bob.page.get_by_role("heading", level=1).inner_text()
+    bob.page.get_by_role("button", name="Accept").click()
+    bob.page.wait_for_load_state("networkidle")
+    bob.page.get_by_text("You joined Shop as viewer.").wait_for()
+
+    admin.open("/settings/")
+    members = admin.page.get_by_role("table", name="Members of Shop").inner_text()
+    assert "bob" in members
+    assert admin.complaints == bob.complaints == []
