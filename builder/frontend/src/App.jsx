@@ -276,20 +276,60 @@ function Builder({ boot }) {
       .catch(() => {});
   }, [boot.project.id, boot.journey.id]);
 
+  // Users at each block: the live websocket (/ws/journeys/<id>/) while the journey runs,
+  // polling the occupancy API every 3 s when the socket is not there (or closes).
   useEffect(() => {
     let stopped = false;
+    let timer = null;
+    let socket = null;
     const load = () =>
       call("GET", `journeys/${journey.id}/occupancy`)
         .then((o) => !stopped && setOccupancy(o.nodes || {}))
         .catch(() => {});
+    const poll = () => {
+      if (!stopped && timer === null) timer = setInterval(load, 3000);
+    };
     load();
-    if (status === "draft") return () => { stopped = true; };
-    const timer = setInterval(load, 3000);
+    if (status !== "draft") {
+      try {
+        const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+        socket = new WebSocket(`${scheme}://${window.location.host}/ws/journeys/${journey.id}/`);
+        socket.onmessage = (e) => {
+          try {
+            const msg = JSON.parse(e.data);
+            if (msg.type === "occupancy" && !stopped) setOccupancy(msg.nodes || {});
+          } catch {
+            /* not ours */
+          }
+        };
+        socket.onclose = poll;
+        socket.onerror = poll;
+      } catch {
+        poll();
+      }
+    }
     return () => {
       stopped = true;
-      clearInterval(timer);
+      if (timer !== null) clearInterval(timer);
+      if (socket) {
+        socket.onclose = null;
+        socket.onerror = null;
+        socket.close();
+      }
     };
   }, [journey.id, status]);
+
+  // Leaving with changes that are not saved asks first.
+  useEffect(() => {
+    const pending = !readOnly && ["dirty", "saving", "invalid", "conflict", "error", "unpublished"].includes(saveState);
+    if (!pending) return undefined;
+    const warn = (e) => {
+      e.preventDefault();
+      e.returnValue = "";
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [saveState, readOnly]);
 
   // --- node edits -------------------------------------------------------------------------
   const kindsRef = useRef(kinds);
