@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router
-from django.db.models import F
-
 from builder.models import Journey, JourneyVersion
+from engine import in_flight as engine_in_flight
 from engine.domain import DefinitionError, json_equal
-from engine.models import Enrollment, Step
+from engine.models import Enrollment
 
 ACTIONS: tuple[str, ...] = ("keep", "move", "exit")
 DEFAULT_ACTION = "keep"
@@ -185,74 +183,8 @@ def parse_choices(raw: Any, d: Diff) -> dict[str, Choice]:
 # -- applying -----------------------------------------------------------------------------
 
 
-def write_steps(
-    *,
-    journey_id: int,
-    outcome: str,
-    detail: dict[str, Any],
-    now: datetime,
-    version_id: int | None = None,
-    node: str | None = None,
-) -> int:
-    """One Step row per active enrollment (of ``version_id``, at ``node`` when given) for the
-    block it is leaving, in ONE ``INSERT ... SELECT``. A Step the engine already opened for
-    that visit is closed instead (upsert on enrollment, node, visit)."""
-    db = router.db_for_write(Step)
-    conn = connections[db]
-    qn = conn.ops.quote_name
-    step_meta, enr_meta, ver_meta = Step._meta, Enrollment._meta, JourneyVersion._meta
-
-    def prep(field: str, value: Any) -> Any:
-        return step_meta.get_field(field).get_db_prep_save(value, conn)  # type: ignore[union-attr]
-
-    known: dict[str, tuple[str, list[Any]]] = {
-        "enrollment_id": (f"e.{qn('id')}", []),
-        "journey_id": (f"e.{qn('journey_id')}", []),
-        "version_number": (f"v.{qn('number')}", []),
-        "profile_id": (f"e.{qn('profile_id')}", []),
-        "node": (f"e.{qn('node')}", []),
-        "visit": (f"e.{qn('visit')}", []),
-        "entered_at": (
-            f"COALESCE(e.{qn('node_entered_at')}, e.{qn('entered_at')}, %s)",
-            [prep("entered_at", now)],
-        ),
-        "left_at": ("%s", [prep("left_at", now)]),
-        "outcome": ("%s", [outcome]),
-        "detail": ("%s", [prep("detail", detail)]),
-    }
-    columns: list[str] = []
-    selects: list[str] = []
-    params: list[Any] = []
-    for field in step_meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(qn(field.column))
-        if field.attname in known:
-            sql, p = known[field.attname]
-        else:  # a column added later: its default, so this statement keeps working
-            sql, p = "%s", [field.get_db_prep_save(field.get_default(), conn)]
-        selects.append(sql)
-        params.extend(p)
-    where = [f"e.{qn('journey_id')} = %s", f"e.{qn('state')} = %s"]
-    params += [journey_id, Enrollment.State.ACTIVE]
-    if version_id is not None:
-        where.append(f"e.{qn('version_id')} = %s")
-        params.append(version_id)
-    if node is not None:
-        where.append(f"e.{qn('node')} = %s")
-        params.append(node)
-    sql = (
-        f"INSERT INTO {qn(step_meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selects)} FROM {qn(enr_meta.db_table)} e "
-        f"INNER JOIN {qn(ver_meta.db_table)} v ON v.{qn('id')} = e.{qn('version_id')} "
-        f"WHERE {' AND '.join(where)} "
-        f"ON CONFLICT ({qn('enrollment_id')}, {qn('node')}, {qn('visit')}) DO UPDATE SET "
-        f"{qn('left_at')} = excluded.{qn('left_at')}, {qn('outcome')} = excluded.{qn('outcome')}, "
-        f"{qn('detail')} = excluded.{qn('detail')}"
-    )
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+# The engine's step writer, for callers that still name it here.
+write_steps = engine_in_flight.steps_leave
 
 
 def apply(
@@ -265,7 +197,7 @@ def apply(
     now: datetime,
 ) -> dict[str, Any]:
     """Apply the choice to users on ``old`` and return the record kept in ``new.in_flight``."""
-    active = Enrollment.objects.filter(journey=journey, version=old, state=Enrollment.State.ACTIVE)
+    # The builder decides; the engine (its in-flight services) writes enrollments and steps.
     record: dict[str, Any] = {
         "from_version": old.number,
         "to_version": new.number,
@@ -274,62 +206,42 @@ def apply(
     }
     for change in d.changes:
         choice = choices.get(change.node, Choice(DEFAULT_ACTION))
-        at_block = active.filter(node=change.node)
         entry: dict[str, Any] = {"change": change.change, "action": choice.action}
         if choice.action == "move":
-            write_steps(
+            assert choice.to is not None
+            entry["to"] = choice.to
+            entry["users"] = engine_in_flight.enrollments_move(
                 journey_id=journey.pk,
                 version_id=old.pk,
                 node=change.node,
-                outcome=Step.Outcome.MOVED,
-                detail={"to": choice.to, "version": new.number},
+                to_version_id=new.pk,
+                to_version_number=new.number,
+                to=choice.to,
                 now=now,
-            )
-            entry["to"] = choice.to
-            entry["users"] = at_block.update(
-                version=new,
-                node=choice.to,
-                node_state=Enrollment.NodeState.PENDING,
-                visit=F("visit") + 1,
-                node_entered_at=now,
-                wake_at=None,
-                context={},
-                revision=F("revision") + 1,
             )
         elif choice.action == "exit":
-            write_steps(
+            entry["users"] = engine_in_flight.enrollments_exit(
                 journey_id=journey.pk,
                 version_id=old.pk,
                 node=change.node,
-                outcome=Step.Outcome.EXIT,
-                detail={"reason": Enrollment.ExitReason.REMOVED.value},
+                reason=Enrollment.ExitReason.REMOVED.value,
                 now=now,
             )
-            entry["users"] = at_block.update(
-                state=Enrollment.State.EXITED,
-                exit_reason=Enrollment.ExitReason.REMOVED,
-                exit_node=F("node"),
-                exited_at=now,
-                wake_at=None,
-                revision=F("revision") + 1,
-            )
         else:
-            entry["users"] = at_block.count()
+            entry["users"] = engine_in_flight.enrollments_at(
+                journey_id=journey.pk, version_id=old.pk, node=change.node
+            )
         record["nodes"][change.node] = entry
-    switched = active.filter(node__in=d.unchanged).update(version=new, revision=F("revision") + 1)
-    record["unchanged"] = {"nodes": list(d.unchanged), "users": switched}
-    candidates = Enrollment.objects.filter(
-        journey=journey, version=old, state=Enrollment.State.CANDIDATE
+    switched = engine_in_flight.enrollments_switch(
+        journey_id=journey.pk, version_id=old.pk, to_version_id=new.pk, nodes=list(d.unchanged)
     )
+    record["unchanged"] = {"nodes": list(d.unchanged), "users": switched}
     if d.entry_unchanged:
-        n = candidates.update(version=new, revision=F("revision") + 1)
+        n = engine_in_flight.candidates_switch(
+            journey_id=journey.pk, version_id=old.pk, to_version_id=new.pk
+        )
         record["candidates"] = {"action": "switch", "users": n}
     else:
-        n = candidates.update(
-            state=Enrollment.State.CANCELLED,
-            wake_at=None,
-            exited_at=now,
-            revision=F("revision") + 1,
-        )
+        n = engine_in_flight.candidates_cancel(journey_id=journey.pk, version_id=old.pk, now=now)
         record["candidates"] = {"action": "cancel", "users": n}
     return record

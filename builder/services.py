@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from builder import in_flight
@@ -26,6 +26,7 @@ from builder.selectors import (
     journey_validation_context,
 )
 from builder.signals import journey_changed
+from engine import in_flight as engine_in_flight
 from engine.domain import (
     Definition,
     DefinitionError,
@@ -34,7 +35,7 @@ from engine.domain import (
     parse_definition,
 )
 from engine.domain.bounds import bounds_errors
-from engine.models import Enrollment, Project, Step
+from engine.models import Enrollment, Project
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -333,24 +334,9 @@ def journey_resume(*, journey: Journey, user: User) -> Journey:
 def exit_everyone(*, journey: Journey, reason: str, now: datetime) -> dict[str, int]:
     """Exit every active enrollment of the journey (all versions) where it stands, with a
     Step for the block it leaves, and cancel the candidates; set-based."""
-    in_journey = Enrollment.objects.filter(journey=journey, state=Enrollment.State.ACTIVE)
-    in_flight.write_steps(
-        journey_id=journey.pk, outcome=Step.Outcome.EXIT, detail={"reason": reason}, now=now
-    )
-    exited = in_journey.update(
-        state=Enrollment.State.EXITED,
-        exit_reason=reason,
-        exit_node=F("node"),
-        exited_at=now,
-        wake_at=None,
-        revision=F("revision") + 1,
-    )
-    cancelled = Enrollment.objects.filter(journey=journey, state=Enrollment.State.CANDIDATE).update(
-        state=Enrollment.State.CANCELLED,
-        wake_at=None,
-        exited_at=now,
-        revision=F("revision") + 1,
-    )
+    # The engine writes enrollments and steps; the builder asks it to.
+    exited = engine_in_flight.enrollments_exit(journey_id=journey.pk, reason=reason, now=now)
+    cancelled = engine_in_flight.candidates_cancel(journey_id=journey.pk, now=now)
     return {"exited": exited, "cancelled": cancelled}
 
 
@@ -388,7 +374,7 @@ def journey_delete(*, journey: Journey, user: User) -> None:
         raise _refuse(locked, f"A {locked.status} journey cannot be deleted; stop it first.")
     # Versions are PROTECTed by the journey's live_version and by enrollments: remove
     # those references first (a stopped journey's history goes with it).
-    Enrollment.objects.filter(journey=locked).delete()
+    engine_in_flight.enrollments_delete(journey_id=locked.pk)
     Journey.objects.filter(pk=locked.pk).update(live_version=None)
     locked.live_version = None
     locked.delete()
