@@ -38,7 +38,13 @@ class JourneyAdmin(admin.ModelAdmin[Journey]):
 
     @admin.display(description="Definition (draft)")
     def definition_json(self, journey: Journey) -> Any:
-        return format_html("<pre>{}</pre>", json.dumps(journey.definition, indent=2))
+        try:
+            text = json.dumps(journey.definition, indent=2)
+        except (RecursionError, ValueError):
+            # Indented dumping recurses per level: a definition stored before depth was
+            # bounded (a 500-deep layout) is shown on one line rather than failing the page.
+            text = journey.definition_text or repr(journey.definition)[:100_000]
+        return format_html("<pre>{}</pre>", text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

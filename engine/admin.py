@@ -128,6 +128,18 @@ class EventAdmin(admin.ModelAdmin[Event]):
     list_select_related = ["profile", "project"]
     show_full_result_count = False
     date_hierarchy = "ts"
+    # Properties through properties_json: the admin's own JSON display keeps non-ASCII as
+    # is, and a lone surrogate stored before ingest refused them made the page fail.
+    fields = ("profile", "project", "name", "ts", "client_id", "received_at", "properties_json")
+    readonly_fields = fields
+
+    @admin.display(description="Properties")
+    def properties_json(self, event: Event) -> Any:
+        try:
+            text = json.dumps(event.properties, indent=1)
+        except (RecursionError, ValueError):
+            text = json.dumps(event.properties)
+        return format_html("<pre>{}</pre>", text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
