@@ -108,7 +108,7 @@ def get_sender(channel: str) -> tuple[str, SendFn]:
 
 # What an operator sets so a channel stops being record-only (docs/channels.md).
 PROVIDER_HINTS: dict[str, str] = {
-    "email": "set EMAIL_URL (smtp://host:port)",
+    "email": "set EMAIL_URL (smtp://host:port) or JOURNEYS_EMAIL_ESP (an anymail ESP)",
     "sms": "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM",
     "push": "set FCM_SERVICE_ACCOUNT (the Firebase service account JSON)",
     "web_push": "unset JOURNEYS_WEB_PUSH_BACKEND (VAPID keys are made per project)",

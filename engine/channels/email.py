@@ -1,6 +1,7 @@
-"""Email backend: SMTP to the server in EMAIL_URL (smtp://user:pass@host:port), else record.
+"""Email backends: an ESP's API through django-anymail (JOURNEYS_EMAIL_ESP), SMTP to the
+server in EMAIL_URL (smtp://user:pass@host:port), else record.
 
-The Message-ID is derived from the idempotency key, so a redelivered email carries
+Both go through Django's email framework. The Message-ID is derived from the idempotency key, so a redelivered email carries
 the same Message-ID as the first try and mail systems that dedupe on it show one.
 """
 
@@ -79,6 +80,62 @@ def send_smtp(message_rendered: dict[str, Any], *, message_id: int, idempotency_
     return Result.sent(**facts)
 
 
+def send_anymail(
+    message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+) -> Result:
+    """Through the ESP named by JOURNEYS_EMAIL_ESP (postmark, mailgun, sendgrid, amazon_ses,
+    brevo, ...), with its credentials in ANYMAIL_<ESP>_<SETTING> (docs/channels.md)."""
+    from anymail.exceptions import (
+        AnymailAPIError,
+        AnymailError,
+        AnymailInvalidAddress,
+        AnymailRecipientsRefused,
+    )
+
+    to = str(message_rendered.get("to") or "").strip()
+    if not to:
+        return Result.skipped("no email address")
+    esp = settings.JOURNEYS_EMAIL_ESP
+    from_email = settings.DEFAULT_FROM_EMAIL
+    domain = from_email.rsplit("@", 1)[-1].strip(">") or "journeys"
+    email = EmailMultiAlternatives(
+        subject=str(message_rendered.get("subject") or ""),
+        body=str(message_rendered.get("text") or ""),
+        from_email=from_email,
+        to=[to],
+        headers={
+            "Message-ID": f"<{idempotency_key}@{domain}>",
+            "X-Journeys-Idempotency-Key": idempotency_key,
+        },
+    )
+    html = message_rendered.get("html")
+    if html:
+        email.attach_alternative(str(html), "text/html")
+    facts: dict[str, Any] = {"provider": f"anymail:{esp}"}
+    try:
+        connection = get_connection(f"anymail.backends.{esp}.EmailBackend", fail_silently=False)
+        connection.send_messages([email])
+    except ImportError as exc:
+        return Result.failed(f"JOURNEYS_EMAIL_ESP={esp!r} is not an anymail ESP: {exc}", **facts)
+    except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
+        return Result.failed(f"recipient refused: {exc}"[:500], **facts)
+    except AnymailAPIError as exc:
+        status = getattr(exc, "status_code", None)
+        facts["status_code"] = status
+        if status is None or status in {408, 429} or status >= 500:  # network, busy, outage
+            return Result.retry(f"{esp}: {exc}"[:500], **facts)
+        return Result.failed(f"{esp}: {exc}"[:500], **facts)
+    except AnymailError as exc:  # configuration, unsupported feature: trying again cannot help
+        return Result.failed(f"{esp}: {exc}"[:500], **facts)
+    status = getattr(email, "anymail_status", None)
+    if status is not None:
+        facts["provider_id"] = status.message_id or ""
+        facts["esp_status"] = sorted(status.status or [])
+        if status.status and status.status <= {"rejected", "invalid", "failed"}:
+            return Result.failed(f"{esp} did not accept it: {sorted(status.status)}", **facts)
+    return Result.sent(**facts)
+
+
 def send_record(
     message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
 ) -> Result:
@@ -90,7 +147,9 @@ def send_record(
 
 
 def default_backend() -> str:
+    if settings.JOURNEYS_EMAIL_ESP:
+        return "anymail"
     return "smtp" if settings.EMAIL_URL else "record"
 
 
-BACKENDS = {"smtp": send_smtp, "record": send_record}
+BACKENDS = {"anymail": send_anymail, "smtp": send_smtp, "record": send_record}

@@ -91,7 +91,7 @@ def http_server() -> Iterator[LocalServer]:
 def _delivery_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     """Every test starts with the defaults: no providers configured, records in tmp_path."""
     settings.JOURNEYS_RECORD_DIR = str(tmp_path / "outbox")
-    settings.EMAIL_URL = ""
+    settings.EMAIL_URL = settings.JOURNEYS_EMAIL_ESP = ""
     settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
     settings.FCM_SERVER_KEY = settings.FCM_PROJECT_ID = settings.FCM_SERVICE_ACCOUNT = ""
     for channel in ("PUSH", "WEB_PUSH", "EMAIL", "SMS", "IN_APP", "WEBHOOK"):
