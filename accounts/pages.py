@@ -65,7 +65,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     username = request.POST.get("username", "")
     role = request.POST.get("role", Membership.Role.EDITOR)
     try:
-        _invitation, raw = services.invitation_create(
+        invitation, raw = services.invitation_create(
             project=membership.project,
             username=username,
             role=role,
@@ -75,9 +75,12 @@ def member_invite(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect(_settings_url())
     link = request.build_absolute_uri(reverse("invitation-page", args=[raw]))
+    services.invitation_notify_later(invitation=invitation, link=link)
     messages.success(
         request,
-        f"Invitation for {username.strip()} created. Send them this link (shown only once): {link}",
+        f"Invitation for {username.strip()} created. If they have an account with an email "
+        f"address it was emailed to them; you can also send them this link (shown only once): "
+        f"{link}",
     )
     return redirect(_settings_url())
 

@@ -7,7 +7,9 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -91,6 +93,46 @@ def invitation_create(
             expires_at=now + timedelta(days=settings.JOURNEYS_INVITATION_TTL_DAYS),
         )
     return invitation, raw
+
+
+def invitation_notify_later(*, invitation: Invitation, link: str) -> None:
+    """Email the link after commit, from the worker: the inviter's answer takes the same
+    time whether or not the username has an account (or an email address)."""
+    from accounts.tasks import send_invitation_email
+
+    transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, link))
+
+
+def invitation_notify(*, invitation_id: int, link: str) -> bool:
+    """Send the invitation link to the invitee's email, if the username has an active
+    account with one and the invitation is still pending. True when a mail went out."""
+    invitation = (
+        Invitation.objects.select_related("project", "invited_by").filter(pk=invitation_id).first()
+    )
+    if invitation is None or not invitation.is_pending:
+        return False
+    user = (
+        get_user_model()
+        .objects.filter(username=invitation.username, is_active=True)
+        .exclude(email="")
+        .first()
+    )
+    if user is None:
+        return False
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else "A project admin"
+    send_mail(
+        subject=f"Join {invitation.project.name} on Journeys",
+        message=(
+            f"{inviter} invited you to join {invitation.project.name} as "
+            f"{invitation.get_role_display().lower()}.\n\n"
+            f"Open this link, signed in as {invitation.username}, and press Accept:\n{link}\n\n"
+            f"The invitation expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
+            "If you did not expect it, ignore this email."
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+    return True
 
 
 def invitation_revoke(*, invitation: Invitation) -> Invitation:

@@ -186,11 +186,15 @@ class ProjectMembersView(APIView):
             )
         except accounts_services.InvitationError as exc:
             return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        invitation_data = invitation_body(invitation, raw, request)
+        accounts_services.invitation_notify_later(
+            invitation=invitation, link=invitation_data["accept_url"]
+        )
         body = {
             "username": invitation.username,
             "role": invitation.role,
             "status": "invited",
-            "invitation": invitation_body(invitation, raw, request),
+            "invitation": invitation_data,
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

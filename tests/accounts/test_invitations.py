@@ -283,3 +283,56 @@ def test_the_members_section_shows_admin_controls_only_to_admins(
     assert 'action="/settings/members/invite"' in admin_html
     assert "Pending invitations" not in viewer_html
     assert "/settings/members/invite" not in viewer_html
+
+
+# --- Email ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_mail_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the email task in-process when it is queued (no worker in these tests)."""
+    from accounts.tasks import send_invitation_email
+
+    monkeypatch.setattr(send_invitation_email, "delay", send_invitation_email)
+
+
+def test_an_invitee_with_an_email_address_gets_the_link_by_mail_after_commit(
+    api: APIClient,
+    project: Project,
+    other_marketer: Any,
+    mailoutbox: list[Any],
+    run_mail_task: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        body = invite(api, project, "bob", "viewer").json()
+
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == [other_marketer.email]
+    assert "Join Shop" in mail.subject
+    assert body["invitation"]["accept_url"] in mail.body
+
+
+def test_no_mail_goes_to_a_username_nobody_has_and_the_answer_does_not_say(
+    api: APIClient,
+    project: Project,
+    mailoutbox: list[Any],
+    run_mail_task: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        invite(api, project, "nobody-here")
+    assert len(callbacks) == 1  # queued all the same; the worker finds no one to tell
+    assert mailoutbox == []
+
+
+def test_no_mail_goes_out_for_an_invitation_revoked_before_the_worker_ran(
+    api: APIClient, project: Project, other_marketer: Any, mailoutbox: list[Any]
+) -> None:
+    from accounts import services
+
+    invitation = invite(api, project).json()["invitation"]
+    api.delete(f"/api/v1/projects/{project.pk}/invitations/{invitation['id']}")
+    assert services.invitation_notify(invitation_id=invitation["id"], link="x") is False
+    assert mailoutbox == []
