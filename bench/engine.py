@@ -13,6 +13,9 @@ it one of its own)::
     pool processes claiming due batches at once (SKIP LOCKED), vs one Celery task per user
     (``bench.naive_wake``, ``apply``, on a sample, in one and in two processes).
     Goals >= 20,000/s (two processes, as ``serve`` runs the worker) and >= 20x.
+    Beside it, the fair per-user baseline (``bench.fair_wake``: one transaction per user,
+    ``UPDATE ... FOR UPDATE SKIP LOCKED ... RETURNING`` then the step insert) and the
+    physical floor (the same rows as one ``INSERT ... SELECT`` + one ``UPDATE``).
 (b) N users whose delay ends in the same second, moved by a real ``celery worker
     --concurrency 2`` fed by a ticker process (a loop calling ``ticker.tick``, timed):
     seconds from the due second until none is left at the delay. Goal <= 10 s.
@@ -53,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "journeys_bench_engine"
 BATCH = 5000
 NAIVE_SAMPLE = 2000
+FAIR_SAMPLE = 4000  # users moved by the fair per-user baseline (half in 1 process, half in 2)
 POOL = 2  # worker processes: `serve` runs the engine's worker with --concurrency 2
 D_USERS = 1_000_000
 D_BASELINE = 1_000
@@ -400,6 +404,77 @@ def naive_wake_task() -> Any:
     return naive_wake
 
 
+def fair_wake_task() -> Any:
+    """The per-user design as a competent engineer writes it: one task per user, one
+    transaction: lock and move the row (``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP
+    LOCKED) ... RETURNING``), then insert its step. Same options as the engine's tasks."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from engine.tasks import TASK_OPTIONS
+    from journeys_site.celery import app
+
+    enrollment, step = table("engine.Enrollment"), table("engine.Step")
+
+    @app.task(name="bench.fair_wake", **TASK_OPTIONS)
+    def fair_wake(version_number: int, node: str, to: str, enrollment_id: int) -> int:
+        now = timezone.now()
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                f"""UPDATE {enrollment} e SET node = %s, visit = e.visit + 1,
+                        node_entered_at = %s, node_state = 'waiting', wake_at = %s,
+                        context = '{{}}'::jsonb, revision = e.revision + 1
+                    FROM (SELECT id, visit, node_entered_at FROM {enrollment}
+                          WHERE id = %s AND node = %s AND state = 'active'
+                            AND node_state = 'waiting' AND wake_at <= %s
+                          FOR UPDATE SKIP LOCKED) old
+                    WHERE e.id = old.id
+                    RETURNING e.id, e.journey_id, e.profile_id, old.visit, old.node_entered_at""",
+                [to, now, now + timedelta(days=1), enrollment_id, node, now],
+            )
+            row = cur.fetchone()
+            if row is None:
+                return 0
+            cur.execute(
+                f"""INSERT INTO {step} (enrollment_id, journey_id, version_number, profile_id,
+                        node, visit, entered_at, left_at, outcome, branch, detail)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'next', '',
+                            jsonb_build_object('waited_seconds', 3600))
+                    ON CONFLICT (enrollment_id, node, visit) DO NOTHING""",
+                [row[0], row[1], version_number, row[2], node, row[3], row[4], now],
+            )
+        return 1
+
+    return fair_wake
+
+
+def physical_floor(ids: list[int], version_number: int, node: str, to: str) -> float:
+    """Seconds to write the same rows with no engine at all: one ``INSERT ... SELECT`` of
+    the steps and one ``UPDATE`` of the enrollments, for every id at once."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    enrollment, step = table("engine.Enrollment"), table("engine.Step")
+    now = timezone.now()
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"""INSERT INTO {step} (enrollment_id, journey_id, version_number, profile_id, node,
+                    visit, entered_at, left_at, outcome, branch, detail)
+                SELECT id, journey_id, %s, profile_id, node, visit, node_entered_at, %s, 'next',
+                       '', jsonb_build_object('waited_seconds', 3600)
+                FROM {enrollment} WHERE id = ANY(%s)""",
+            [version_number, now, ids],
+        )
+        cur.execute(
+            f"""UPDATE {enrollment} SET node = %s, visit = visit + 1, node_entered_at = %s,
+                    wake_at = %s, context = '{{}}'::jsonb, revision = revision + 1
+                WHERE id = ANY(%s)""",
+            [to, now, now + timedelta(days=1), ids],
+        )
+    return time.perf_counter() - t0
+
+
 def in_processes(count: int, work: Any, shares: list[Any]) -> tuple[float, int]:
     """Run ``work(share)`` in ``count`` forked processes at once (each with its own database
     connection, as a worker's pool processes have): (seconds, sum of what they returned)."""
@@ -431,6 +506,8 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
     from engine import runner
 
     naive_wake = naive_wake_task()
+    fair_wake = fair_wake_task()
+    from builder.models import JourneyVersion
     from engine.models import Step
 
     print(f"\n(a) users/s through a non-sending block (delay -> delay), {users:,} users; {load()}")
@@ -448,6 +525,14 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
     t0 = time.perf_counter()
     ids = add_waiting(ctx["project"].pk, journey_id, version_id, "wait", users + NAIVE_SAMPLE, due)
     add_waiting(ctx["project"].pk, pool_journey, pool_version, "wait", users, due, offset=len(ids))
+    fair_journey, fair_version = publish(
+        ctx["project"], ctx["user"], "A3: delay -> delay", definition("A3 Go", nodes)
+    )
+    fair_ids = add_waiting(ctx["project"].pk, fair_journey, fair_version, "wait", FAIR_SAMPLE, due)
+    floor_journey, floor_version = publish(
+        ctx["project"], ctx["user"], "A4: delay -> delay", definition("A4 Go", nodes)
+    )
+    floor_ids = add_waiting(ctx["project"].pk, floor_journey, floor_version, "wait", users, due)
     analyze()
     print(
         f"    {len(ids) + users:,} waiting enrollments inserted in {time.perf_counter() - t0:.1f}s"
@@ -491,7 +576,32 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
     naive_pool_s, _ = in_processes(POOL, naive, [rest[k::POOL] for k in range(POOL)])
     naive_pool_rate = len(rest) / naive_pool_s
 
+    # The fair per-user baseline: one transaction per user (lock, move, step), one task
+    # per user, in one process and in the worker's two.
+    fair_number = JourneyVersion.objects.get(pk=fair_version).number
+
+    def fair(share: list[int]) -> int:
+        return sum(
+            int(fair_wake.apply(args=(fair_number, "wait", "wait2", i)).get()) for i in share
+        )
+
+    half = FAIR_SAMPLE // 2
+    fair_s = time.perf_counter()
+    fair_moved = fair(fair_ids[:half])
+    fair_s = time.perf_counter() - fair_s
+    fair_rate = half / fair_s
+    fair_rest = fair_ids[half:]
+    fair_pool_s, fair_pool_moved = in_processes(
+        POOL, fair, [fair_rest[k::POOL] for k in range(POOL)]
+    )
+    fair_pool_rate = len(fair_rest) / fair_pool_s
+    if fair_moved + fair_pool_moved != FAIR_SAMPLE:
+        print(f"    WARNING: the fair baseline moved {fair_moved + fair_pool_moved:,}")
+    floor_number = JourneyVersion.objects.get(pk=floor_version).number
+    floor_rate = users / physical_floor(floor_ids, floor_number, "wait", "wait2")
+
     left = at_node(journey_id, "wait") + at_node(pool_journey, "wait")
+    left += at_node(fair_journey, "wait") + at_node(floor_journey, "wait")
     steps = Step.objects.filter(node="wait").count()
     print(
         f"    batched, 1 process (process_wakes x {BATCH:,} ids): {users:,} in {batched_s:.2f}s "
@@ -514,8 +624,22 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
         f"{verdict(min(rate / naive_rate, pool_rate / naive_pool_rate) >= GOAL_A_RATIO)}]"
     )
     print(
-        f"    check: left at the delay {left}, steps logged {steps:,} (expect {len(ids) + users:,})"
+        f"    fair per-user baseline (one task and one transaction per user: UPDATE ... FOR "
+        f"UPDATE SKIP LOCKED ... RETURNING, then the step; .apply in process), 1 process: "
+        f"{half:,} in {fair_s:.2f}s = {fair_rate:,.0f} users/s; {POOL} processes: "
+        f"{len(fair_rest):,} in {fair_pool_s:.2f}s = {fair_pool_rate:,.0f} users/s"
     )
+    print(
+        f"    ratio batched/fair: 1 process {ratio(rate, fair_rate)}, {POOL} processes "
+        f"{ratio(pool_rate, fair_pool_rate)}"
+    )
+    print(
+        f"    physical floor (one INSERT ... SELECT of the steps + one UPDATE, {users:,} rows): "
+        f"{floor_rate:,.0f} rows/s; the engine in 1 process reaches "
+        f"{rate / floor_rate:.2f} of it, in {POOL} processes {pool_rate / floor_rate:.2f}"
+    )
+    expect = len(ids) + users + FAIR_SAMPLE + users
+    print(f"    check: left at the delay {left}, steps logged {steps:,} (expect {expect:,})")
 
 
 # --- (b) --------------------------------------------------------------------------------------
