@@ -209,7 +209,7 @@ def journey_import(request: HttpRequest) -> HttpResponse:
     else:
         try:
             document = json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
             problem = "That file is not JSON. Use the file the Export button downloads."
         else:
             if not isinstance(document, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -102,3 +103,22 @@ def test_bounds_accept_the_contract_example() -> None:
 def test_json_equal_compares_values_deeper_than_the_recursion_limit() -> None:
     assert json_equal(nested(5000), nested(5000))
     assert not json_equal(nested(5000), nested(4999))
+
+
+def test_importing_a_file_nested_too_deeply_says_what_is_wrong(
+    marketer: Any, project: Project
+) -> None:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(marketer)
+    for depth, message in ((5000, "That file is not JSON"), (40, "does not validate at")):
+        document = {"format": "journeys/v1", "name": "Deep", "definition": contract_example()}
+        document["definition"]["layout"] = {"entry": nested(depth)}
+        text = json.dumps(document) if depth < 900 else ('{"a":' * depth + "1" + "}" * depth)
+        upload = io.BytesIO(text.encode())
+        upload.name = "deep.json"
+        response = client.post("/journeys/import", {"file": upload}, follow=True)
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not Journey.objects.exists()
