@@ -171,7 +171,8 @@ def test_search_and_status_filter_narrow_the_list(
     assert table.get_by_role("link", name="Welcome series", exact=True).is_visible()
     assert table.get_by_role("link", name="Cart abandonment", exact=True).count() == 0
     page.get_by_role("link", name="Clear filters").first.click()
-    page.get_by_label("Status").select_option("live")  # submits by itself
+    page.get_by_label("Status").select_option("live")
+    page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"status=live"))
     table = page.get_by_role("table")
     assert table.get_by_role("link", name="Cart abandonment", exact=True).is_visible()
