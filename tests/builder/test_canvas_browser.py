@@ -74,7 +74,7 @@ def open_as(browser: Any, live_server: Any) -> Iterator[Callable[..., Any]]:
             ]
         )
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(20_000)
         page.goto(live_server.url + path)
         return page
 
@@ -185,7 +185,7 @@ def edge_count(page: Any) -> int:
 
 
 def saved(page: Any) -> None:
-    page.get_by_role("status").filter(has_text="All changes saved").wait_for(timeout=10_000)
+    page.get_by_role("status").filter(has_text="All changes saved").wait_for(timeout=20_000)
 
 
 def select(page: Any, name: str) -> None:
@@ -267,7 +267,7 @@ def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
     journey = new_journey(project, marketer)
     # From the sign-in page, as a marketer starts.
     page = browser_context(live_server).new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     page.goto(f"{live_server.url}/login/?next=/journeys/{journey.pk}/")
     page.get_by_label("Username").fill(marketer.username)
     page.get_by_label("Password").fill("a long enough secret")
@@ -316,7 +316,7 @@ def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
     )
     assert occupancy["nodes"][wait] == 1, occupancy
     # The canvas shows where users are.
-    block(page, "Delay").filter(has_text="1 user").wait_for(timeout=10_000)
+    block(page, "Delay").filter(has_text="1 user").wait_for(timeout=20_000)
 
     with time_machine.travel(started + timedelta(minutes=61), tick=False):
         call_command("run_due_work", stdout=open("/dev/null", "w"))  # noqa: SIM115
