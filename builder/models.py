@@ -52,6 +52,11 @@ class Journey(models.Model):
     )
     published_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # The last status changes, oldest first, as [status, ISO time]: the engine judges an
+    # event by the status the journey had when the event was accepted (set_status).
+    status_log = models.JSONField(default=list, blank=True)
+
+    STATUS_LOG_KEEP = 20
 
     class Meta:
         indexes: ClassVar = [
@@ -76,6 +81,17 @@ class Journey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk}, {self.status})"
+
+    def set_status(self, status: str, at: Any) -> None:
+        """Change the status and note when (the caller saves)."""
+        log = list(self.status_log or [])
+        if not log and self.status != self.Status.DRAFT:
+            # Published before statuses were logged: keep what it was, from its publish.
+            log.append([self.status, (self.published_at or at).isoformat()])
+        if self.status != status or not log:
+            log.append([status, at.isoformat()])
+        self.status = status
+        self.status_log = log[-self.STATUS_LOG_KEEP :]
 
 
 class JourneyVersion(models.Model):

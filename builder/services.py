@@ -259,7 +259,7 @@ def _publish_locked(
     journey.start_at = parsed.settings.start_at
     journey.end_at = parsed.settings.end_at
     if journey.status in (S.DRAFT, S.LIVE, S.SCHEDULED):
-        journey.status = _running_status(journey.start_at, now)
+        journey.set_status(_running_status(journey.start_at, now), now)
     if parsed.entry.type == "past_behaviour":
         # Evaluated at the start and every 24 hours after; the ticker reads this column.
         if journey.next_entry_check_at is None or old_entry_type != "past_behaviour":
@@ -305,7 +305,7 @@ def journey_pause(*, journey: Journey, user: User) -> Journey:
         return locked
     if locked.status not in (S.LIVE, S.SCHEDULED):
         raise _refuse(locked, f"A {locked.status} journey cannot be paused.")
-    locked.status = S.PAUSED
+    locked.set_status(S.PAUSED, timezone.now())
     locked.revision += 1
     locked.save()
     _announce(locked)
@@ -324,7 +324,8 @@ def journey_resume(*, journey: Journey, user: User) -> Journey:
         return locked
     if locked.status != S.PAUSED:
         raise _refuse(locked, f"A {locked.status} journey cannot be resumed.")
-    locked.status = _running_status(locked.start_at, timezone.now())
+    now = timezone.now()
+    locked.set_status(_running_status(locked.start_at, now), now)
     locked.revision += 1
     locked.save()
     _announce(locked)
@@ -354,7 +355,7 @@ def journey_stop(*, journey: Journey, user: User) -> Journey:
         raise _refuse(locked, "A draft has not been published; delete it instead.")
     now = timezone.now()
     exit_everyone(journey=locked, reason=Enrollment.ExitReason.STOPPED, now=now)
-    locked.status = S.STOPPED
+    locked.set_status(S.STOPPED, now)
     locked.stopped_at = now
     locked.next_entry_check_at = None
     locked.revision += 1

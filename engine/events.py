@@ -57,16 +57,22 @@ def process_project_events(project_id: int, events: list[Event]) -> None:
 
 def _entries(project_id: int, events: list[Event], now: datetime) -> list[int]:
     """Start new stays; returns the new enrollment ids."""
-    index = loaders.trigger_index(project_id)
+    index = loaders.trigger_index(project_id, fresh=True)
     names = {e.name for e in events}
     entered: list[int] = []
     seen: set[int] = set()
     for name in names & index.entries_by_event.keys():
         for live in index.entries_by_event[name]:
-            if live.journey_id in seen or not live.takes_entries(now):
+            if live.journey_id in seen:
                 continue
             seen.add(live.journey_id)
-            entered.extend(handler(live.entry.type).enter_on_events(live, events, now))
+            # Each event is judged by the journey's status when it was accepted: one
+            # accepted while the journey was live enters even if a pause landed since.
+            accepted = [e for e in events if live.as_of(e.received_at) is not None]
+            if accepted:
+                then = live.as_of(accepted[0].received_at)
+                assert then is not None
+                entered.extend(handler(then.entry.type).enter_on_events(then, accepted, now))
     # After this batch's candidates exist, so a purchase sent with the cart cancels it.
     for name in names & index.inaction_cancels.keys():
         for live in index.inaction_cancels[name]:

@@ -54,11 +54,12 @@ def start_scheduled(now: datetime) -> list[int]:
     from builder.models import Journey
 
     started = []
-    for journey_id, project_id in Journey.objects.filter(
+    for journey_id, project_id, log in Journey.objects.filter(
         status="scheduled", start_at__lte=now
-    ).values_list("id", "project_id"):
+    ).values_list("id", "project_id", "status_log"):
+        log = [*(log or []), ["live", now.isoformat()]][-Journey.STATUS_LOG_KEEP :]
         if Journey.objects.filter(id=journey_id, status="scheduled").update(
-            status="live", published_at=now
+            status="live", published_at=now, status_log=log
         ):
             loaders.invalidate(project_id)
             from engine import lifecycle
