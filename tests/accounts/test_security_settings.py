@@ -87,6 +87,32 @@ def test_the_production_environment_turns_on_https_protections(tmp_path: Path) -
     assert connect == ["'self'", "wss://journeys.example.com:*"]
 
 
+FETCH_LOGIN = """
+import django, json
+django.setup()
+from django.test import Client
+c = Client(HTTP_HOST="journeys.example.com")
+plain = c.get("/login/")
+proxied = c.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+print(json.dumps({
+    "plain": [plain.status_code, plain.headers.get("Location")],
+    "https": [proxied.status_code, proxied.headers.get("Strict-Transport-Security"),
+              proxied.cookies["csrftoken"]["secure"] if "csrftoken" in proxied.cookies else None],
+}))
+"""
+
+
+def test_behind_the_proxy_http_is_redirected_and_https_answers_with_hsts(tmp_path: Path) -> None:
+    result = run_django(tmp_path, PRODUCTION_ENV, "-c", FETCH_LOGIN)
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["plain"] == [301, "https://journeys.example.com/login/"]
+    status, hsts, secure_cookie = answers["https"]
+    assert status == 200
+    assert hsts == "max-age=31536000; includeSubDomains; preload"
+    assert secure_cookie is True
+
+
 def test_each_protection_can_be_set_on_its_own(tmp_path: Path) -> None:
     env = PRODUCTION_ENV | {"SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "600"}
     s = json.loads(run_django(tmp_path, env, "-c", SHOW_SETTINGS).stdout.strip().splitlines()[-1])
