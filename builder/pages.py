@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -231,8 +230,7 @@ def journey_import(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"“{journey.name}” was imported as a draft.")
             return redirect(f"/journeys/{journey.pk}/")
     messages.error(request, problem)
-    response = redirect("journey-list")
-    return response
+    return redirect("journey-list")
 
 
 # -- profiles -------------------------------------------------------------------------------
@@ -352,4 +350,4 @@ def project_rotate_key(request: HttpRequest) -> HttpResponse:
             f"A new {label} was made. The old one stops working now: update your "
             "servers and pages that use it.",
         )
-    return redirect(f"{'/settings/'}?{urlencode({'rotated': kind})}#keys")
+    return redirect("/settings/#keys")
