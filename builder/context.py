@@ -14,14 +14,15 @@ SESSION_KEY = "current_project_id"
 def current_membership(request: HttpRequest) -> Membership | None:
     """The signed-in member's membership of the project they are working in: the one chosen
     in the switcher (kept in the session) if they still belong to it, else their first."""
-    user = request.user
-    if not user.is_authenticated:
+    user = getattr(request, "user", None)  # absent on requests that skipped the middleware
+    if user is None or not user.is_authenticated:
         return None
     cached = getattr(request, "_current_membership", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     memberships = Membership.objects.select_related("project").filter(user_id=user.pk)
-    chosen = request.session.get(SESSION_KEY)
+    session = getattr(request, "session", None)
+    chosen = session.get(SESSION_KEY) if session is not None else None
     membership = None
     if chosen is not None:
         membership = memberships.filter(project_id=chosen).first()
