@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from builder.models import Journey
@@ -54,11 +55,10 @@ def test_a_profile_with_odd_stored_values_opens_in_the_admin(
         properties={"deep": nested(200), "big": 10**30},
         push_tokens=[{"token": "t" * 5000, "platform": "ios"}],
     )
-    event = EventFactory(
-        profile=profile,
-        name="Odd",
-        properties={"deep": nested(200), "big": 10**30, "lone": "\ud800", "nul": "a\u0000"},
-    )
+    properties: dict[str, Any] = {"deep": nested(200), "big": 10**30}
+    if connection.vendor == "sqlite":  # PostgreSQL never stored these; SQLite did
+        properties.update(lone="\ud800", nul="a\u0000")
+    event = EventFactory(profile=profile, name="Odd", properties=properties)
     assert staff.get("/admin/engine/profile/").status_code == 200
     assert staff.get(f"/admin/engine/profile/{profile.pk}/change/").status_code == 200
     assert staff.get("/admin/engine/event/").status_code == 200
