@@ -64,11 +64,20 @@ class EnrollmentAdmin(admin.ModelAdmin[Enrollment]):
         "entered_at",
         "exit_reason",
     ]
-    list_filter = ["state", "exit_reason", "journey"]
+    list_filter = ["state", "node_state", "exit_reason", "journey"]
     search_fields = ["=profile__external_id", "=journey__id"]
     list_select_related = ["profile", "journey"]
     show_full_result_count = False
     readonly_fields = [f.name for f in Enrollment._meta.fields]
+    actions = ["release_quarantined"]
+
+    @admin.action(description="Release quarantined users (after the fault is fixed)")
+    def release_quarantined(self, request: HttpRequest, queryset: Any) -> None:
+        """Quarantined rows (engine/quarantine.py) go back to what they waited for."""
+        from engine import quarantine
+
+        released = quarantine.release(list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{released} user(s) released; they move on at once.")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

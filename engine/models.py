@@ -214,6 +214,8 @@ class Enrollment(models.Model):
         PENDING = "pending", "Arrived, to be processed"
         WAITING = "waiting", "Waiting (timer or event)"
         DONE = "done", "At the end of its path, waiting for a goal or the time-out"
+        # Its moves failed alone, repeatedly: set aside with the reason (engine/quarantine.py).
+        QUARANTINED = "quarantine", "Set aside: its moves kept failing"
 
     class ExitReason(models.TextChoices):
         GOAL_MET = "goal_met", "Goal met"

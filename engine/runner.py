@@ -566,8 +566,7 @@ def process_wakes(
         if fast is not None:
             count, following = fast
         else:
-            due = Q(version_id=version_id, node=node, state=ACTIVE, node_state=WAITING)
-            due &= Q(wake_at__lte=now) & _journey_running()
+            due = due_wakes(version_id, node, now)
             if ids is not None:
                 due &= Q(id__in=ids)
             rows = load_rows(due, order="wake_at", limit=limit)
@@ -576,6 +575,14 @@ def process_wakes(
     for target, target_ids in following.items():
         process_arrivals(version_id, target, target_ids)
     return count
+
+
+def due_wakes(version_id: int, node: str, now: datetime) -> Q:
+    """Users at ``node`` whose timer came due (the ORM twin of ``_wake_fast``'s claim)."""
+    return (
+        Q(version_id=version_id, node=node, state=ACTIVE, node_state=WAITING, wake_at__lte=now)
+        & _journey_running()
+    )
 
 
 def timed_out(now: datetime) -> Q:
