@@ -129,7 +129,11 @@ class InAppConsumer(AsyncJsonWebsocketConsumer):
             return
         action = content.get("type")
         message_id = content.get("id")
-        if action not in in_app.REPORT_FROM or not isinstance(message_id, int):
+        if (
+            action not in in_app.REPORT_FROM
+            or not isinstance(message_id, int)
+            or isinstance(message_id, bool)
+        ):
             await self.send_json({"type": "error", "message": "expected {type, id}"})
             return
         done = await database_sync_to_async(in_app.message_report)(
