@@ -535,7 +535,8 @@ def part_a(ctx: dict[str, Any], users: int) -> None:
     floor_ids = add_waiting(ctx["project"].pk, floor_journey, floor_version, "wait", users, due)
     analyze()
     print(
-        f"    {len(ids) + users:,} waiting enrollments inserted in {time.perf_counter() - t0:.1f}s"
+        f"    {len(ids) + users + len(fair_ids) + len(floor_ids):,} waiting enrollments inserted "
+        f"in {time.perf_counter() - t0:.1f}s"
     )
     batched, sample = ids[:users], ids[users:]
 
