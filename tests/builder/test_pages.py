@@ -466,3 +466,18 @@ def test_load_demo_adds_three_laid_out_labelled_valid_journeys_once(
     assert {"from": "paid", "to": "push", "branch": "no"} in cart["edges"]
     assert journeys["Flight reminder (Date Time)"].definition["entry"]["type"] == "date_time"
     assert journeys["Welcome series"].definition["goals"]
+
+
+def test_no_page_has_inline_script_or_event_handlers(
+    marketer: Any, project: Project, make_journey: Callable[..., Journey]
+) -> None:
+    make_journey(name="Draft one")
+    ProfileFactory(project=project, external_id="u-1")
+    client = signed_in(marketer)
+    pages = ["/journeys/", "/journeys/new", "/profiles/", "/profiles/u-1/", "/settings/"]
+    bodies = [client.get(path).content.decode() for path in pages]
+    bodies.append(Client().get("/login/").content.decode())
+    bodies.append(Client().get("/password-reset/").content.decode())
+    for html in bodies:
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+        assert re.findall(r"\son[a-z]+\s*=", html) == []
