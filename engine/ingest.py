@@ -16,9 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from journeys_site import parsers
 
+from journeys_site import parsers
+
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_CLIENT_ID_LENGTH = 128
+MAX_JSON_DEPTH = parsers.MAX_DEPTH
+MAX_TIMEZONE_LENGTH = 64
+MAX_PUSH_TOKEN_LENGTH = 4096
+MAX_PUSH_TOKENS = 20
 MAX_HASH_LENGTH = 128
 MAX_JSON_DEPTH = parsers.MAX_DEPTH
 MAX_TIMEZONE_LENGTH = 64
@@ -139,6 +145,12 @@ def _check_json(value: Any) -> bool:
     if isinstance(value, list):
         return all(_check_json(v) for v in value)
     return True
+
+
+def storable_json(value: Any) -> bool:
+    """True when every number in ``value`` is finite and every string and key is text the
+    databases can store (no NUL, no lone surrogate); for any ingest path that stores JSON."""
+    return _check_json(value)
 
 
 def _string(
@@ -284,6 +296,11 @@ def _push_tokens(
     if not isinstance(value, list):
         errors.append(
             error(index, "push_tokens", '"push_tokens" must be a list of {"token", "platform"}.')
+        )
+        return None
+    if len(value) > MAX_PUSH_TOKENS:
+        errors.append(
+            error(index, "push_tokens", f"At most {MAX_PUSH_TOKENS} push tokens per profile.")
         )
         return None
     if len(value) > MAX_PUSH_TOKENS:

@@ -15,11 +15,12 @@ from rest_framework.response import Response
 
 from engine.api.ingest import ERRORS, IngestView
 from engine.channels.web_push import MAX_SUBSCRIPTIONS, endpoint_problem, project_vapid_keys
-from engine.ingest import IngestError, error
+from engine.ingest import IngestError, error, storable_json
 from engine.models import Profile, ProfileAlias, Project
 from engine.services import identity_verified
 
 MAX_ENDPOINT = 2048
+UNSTORABLE = "The body holds NaN, Infinity, a NUL character or invalid Unicode."
 
 
 def _b64url(value: Any, field: str, *, size: int | None = None) -> str:
@@ -112,6 +113,8 @@ class WebPushSubscriptionsView(IngestView):
         payload = self.payload(request)
         if not isinstance(payload, dict):
             raise IngestError([error(None, None, "Expected a JSON object.")])
+        if not storable_json(payload):
+            raise IngestError([error(None, None, UNSTORABLE)])
         project = self.project(request)
         subscription = payload.get("subscription")
         if not isinstance(subscription, dict):
@@ -169,5 +172,7 @@ class WebPushSubscriptionsView(IngestView):
         payload = self.payload(request)
         if not isinstance(payload, dict) or not isinstance(payload.get("endpoint"), str):
             raise IngestError([error(None, "endpoint", "Expected the subscription's endpoint.")])
+        if not storable_json(payload):
+            raise IngestError([error(None, None, UNSTORABLE)])
         profile = _profile(self.project(request), payload, self.client(request).is_sdk)
         return Response({"removed": subscription_remove(profile.pk, payload["endpoint"])})

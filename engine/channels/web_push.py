@@ -98,10 +98,14 @@ def endpoint_problem(endpoint: str) -> str | None:
         return "must be an https:// URL of a push service"
     if not url.hostname:
         return "has no host"
+    try:
+        port = url.port or 443
+    except ValueError:  # a port past 65535 or not a number
+        return "has an invalid port"
     if allow_private:
         return None
     try:
-        resolve_public(url.hostname, url.port or 443)
+        resolve_public(url.hostname, port)
     except BlockedDestination as exc:
         return str(exc)
     except (socket.gaierror, UnicodeError):

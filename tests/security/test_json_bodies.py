@@ -141,3 +141,32 @@ def test_a_body_over_the_limit_is_413() -> None:
     with pytest.raises(JsonBodyInvalid) as caught:
         loads(b"[" + b"1," * 100 + b"1]", max_bytes=50)
     assert caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com/a\u0000b",
+        "https://fcm.googleapis.com/\ud800",
+        "https://\ud800.example.com/x",
+        "https://fcm.googleapis.com:99999999/x",
+    ],
+)
+def test_web_push_subscriptions_refuse_unstorable_endpoints(
+    ingest: APIClient, project: Project, endpoint: str
+) -> None:
+    from tests.factories import ProfileFactory
+
+    ProfileFactory(project=project, external_id="u-1")
+    subscription = {"endpoint": endpoint, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
+    body = json.dumps({"profile_id": "u-1", "subscription": subscription})
+    response = post_raw(ingest, "/api/v1/web-push/subscriptions", body.encode())
+    assert response.status_code == 400
+    removed = ingest.generic(
+        "DELETE",
+        "/api/v1/web-push/subscriptions",
+        json.dumps({"profile_id": "u-1", "endpoint": endpoint}),
+        content_type="application/json",
+    )
+    assert removed.status_code in (200, 400)
+    assert Profile.objects.get(external_id="u-1").push_tokens == []
