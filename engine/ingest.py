@@ -16,15 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from journeys_site import parsers
 
-from journeys_site import parsers
-
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
 MAX_CLIENT_ID_LENGTH = 128
-MAX_JSON_DEPTH = parsers.MAX_DEPTH
-MAX_TIMEZONE_LENGTH = 64
-MAX_PUSH_TOKEN_LENGTH = 4096
-MAX_PUSH_TOKENS = 20
 MAX_HASH_LENGTH = 128
 MAX_JSON_DEPTH = parsers.MAX_DEPTH
 MAX_TIMEZONE_LENGTH = 64
@@ -98,9 +92,7 @@ def decode_body(body: bytes, *, max_bytes: int) -> Any:
     # UTF-8), nesting bounded before the parser recurses, NaN/Infinity and overflowing
     # numbers refused with where they are.
     try:
-        return parsers.loads(
-            body, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH, allow_nan=True
-        )
+        return parsers.loads(body, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH, allow_nan=True)
     except parsers.JsonBodyInvalid as exc:
         raise IngestError([error(None, None, exc.message)], status=exc.status) from exc
 
@@ -296,11 +288,6 @@ def _push_tokens(
     if not isinstance(value, list):
         errors.append(
             error(index, "push_tokens", '"push_tokens" must be a list of {"token", "platform"}.')
-        )
-        return None
-    if len(value) > MAX_PUSH_TOKENS:
-        errors.append(
-            error(index, "push_tokens", f"At most {MAX_PUSH_TOKENS} push tokens per profile.")
         )
         return None
     if len(value) > MAX_PUSH_TOKENS:
