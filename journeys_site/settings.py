@@ -98,8 +98,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # An id too large for the database is a 404, not a 500 (journeys_site/errors.py).
     "journeys_site.errors.OutOfRangeIsNotFound",
-    # An id too large for the database is a 404, not a 500 (journeys_site/errors.py).
-    "journeys_site.errors.OutOfRangeIsNotFound",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
     "axes.middleware.AxesMiddleware",
@@ -383,9 +381,6 @@ CORS_EXPOSE_HEADERS = ["Retry-After"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 INGEST_MAX_BYTES = 1024 * 1024
 INGEST_MAX_ITEMS = 1000
-# Every JSON body (API and ingest): at most this many bytes and levels of nesting.
-JSON_MAX_BYTES = 1024 * 1024
-JSON_MAX_DEPTH = 32
 # Every JSON body (API and ingest): at most this many bytes and levels of nesting.
 JSON_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 32
