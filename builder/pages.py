@@ -22,6 +22,7 @@ from engine.selectors import membership_get
 from stats import selectors as stats_selectors
 
 NEW_ENTRY_EVENT = "Signed Up"
+NEW_JOURNEY_NAME = "Untitled journey"
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -106,6 +107,16 @@ def journey_new(request: HttpRequest) -> HttpResponse:
     membership = _editor(request)
     values = {"name": "", "event": NEW_ENTRY_EVENT}
     errors: dict[str, str] = {}
+    if request.method == "GET" and "form" not in request.GET:
+        # CONTRACT.md "Web app": /journeys/new is a new draft opened in the builder (the
+        # marketer names it there). ?form shows the name-and-entry form instead.
+        journey = services.journey_create(
+            project=membership.project,
+            user=request.user,
+            name=NEW_JOURNEY_NAME,
+            definition=page_services.new_definition(event=NEW_ENTRY_EVENT),
+        )
+        return redirect(f"/journeys/{journey.pk}/")
     if request.method == "POST":
         values = {
             "name": request.POST.get("name", "").strip(),

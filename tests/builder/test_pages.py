@@ -140,7 +140,7 @@ def test_a_signed_in_user_without_a_project_is_told_how_to_get_one() -> None:
 def test_an_empty_list_tells_a_newcomer_what_to_do_next(marketer: Any, project: Project) -> None:
     html = signed_in(marketer).get("/journeys/").content.decode()
     assert "No journeys yet" in html
-    assert 'href="/journeys/new">New journey</a>' in html
+    assert 'href="/journeys/new?form">New journey</a>' in html
     assert "load_demo" in html
 
 
@@ -206,13 +206,27 @@ def test_new_journey_creates_a_draft_and_opens_it_in_the_builder(
     editor: Any, project: Project
 ) -> None:
     client = signed_in(editor)
-    assert b'<label for="id_name">Journey name</label>' in client.get("/journeys/new").content
+    assert b'<label for="id_name">Journey name</label>' in client.get("/journeys/new?form").content
     response = client.post("/journeys/new", {"name": "Welcome series", "event": "Signed Up"})
     journey = Journey.objects.get(name="Welcome series")
     assert response["Location"] == f"/journeys/{journey.pk}/"
     assert journey.status == "draft"
     assert journey.created_by == editor
     assert journey.definition["entry"]["event"] == "Signed Up"
+
+
+def test_opening_new_journey_makes_an_untitled_draft_in_the_builder(
+    editor: Any, project: Project
+) -> None:
+    response = signed_in(editor).get("/journeys/new")
+    journey = Journey.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/journeys/{journey.pk}/"
+    assert (journey.name, journey.status, journey.created_by) == (
+        "Untitled journey",
+        "draft",
+        editor,
+    )
 
 
 def test_new_journey_without_a_name_says_what_to_type(editor: Any, project: Project) -> None:
@@ -474,7 +488,7 @@ def test_no_page_has_inline_script_or_event_handlers(
     make_journey(name="Draft one")
     ProfileFactory(project=project, external_id="u-1")
     client = signed_in(marketer)
-    pages = ["/journeys/", "/journeys/new", "/profiles/", "/profiles/u-1/", "/settings/"]
+    pages = ["/journeys/", "/journeys/new?form", "/profiles/", "/profiles/u-1/", "/settings/"]
     bodies = [client.get(path).content.decode() for path in pages]
     bodies.append(Client().get("/login/").content.decode())
     bodies.append(Client().get("/password-reset/").content.decode())
