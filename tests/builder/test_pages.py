@@ -495,3 +495,18 @@ def test_no_page_has_inline_script_or_event_handlers(
     for html in bodies:
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
         assert re.findall(r"\son[a-z]+\s*=", html) == []
+
+
+def test_settings_warn_when_a_browser_used_the_server_key(marketer: Any, project: Project) -> None:
+    client = signed_in(marketer)
+    assert "A web browser sent events with the" not in client.get("/settings/").content.decode()
+    Client().post(
+        "/api/v1/events",
+        {"events": [{"profile_id": "u", "name": "A"}]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {project.ingest_key}",
+        HTTP_ORIGIN="https://shop.example",
+    )
+    page = client.get("/settings/").content.decode()
+    assert "A web browser sent events with the" in page
+    assert "public web key" in page
