@@ -24,12 +24,20 @@ from typing import Any
 
 from django.db import connection
 
-from engine.domain.blocks import Condition, DidCondition, ProfileCondition
+from engine.domain.blocks import Condition, DidCondition, DidNotCondition, ProfileCondition
 from engine.domain.filters import NEGATED_OPS, Filter, lookup
 from engine.models import Event, Profile
 from engine.sql import dt_param
 
-__all__ = ["BatchQuery", "Observation", "batch_query", "filter_sql", "observe"]
+__all__ = [
+    "BatchQuery",
+    "Observation",
+    "SegmentQuery",
+    "batch_query",
+    "filter_sql",
+    "observe",
+    "segment_query",
+]
 
 # SQL text and its parameters, in order.
 Fragment = tuple[str, list[Any]]
@@ -467,4 +475,222 @@ def observe(
                 text = row[column.value]
                 value: Any = None if text is None else json.loads(text)
                 observation.value = lookup(value, column.rest) if column.rest else value
+    return out
+
+
+# -- the whole-project statement: the verdict in SQL -------------------------------------
+
+_COMPARE_SQL = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+@dataclass(frozen=True)
+class SegmentQuery:
+    """A statement returning one row per qualifying profile: its id, then the observations."""
+
+    sql: str
+    params: list[Any]
+    columns: tuple[_Column, ...]
+
+
+def _zero_verdict(conditions: Sequence[Condition], match: str) -> bool | None:
+    """The verdict for a profile with no matching event, when it does not depend on the
+    profile's properties (None when it does): all such profiles are one group."""
+    from engine.domain.evaluation import judge
+
+    known = [
+        judge(c, count=0, total=0.0, profile={})[0]
+        for c in conditions
+        if not isinstance(c, ProfileCondition)
+    ]
+    unknown = len(known) < len(conditions)
+    if match == "all":
+        return False if not all(known) else (None if unknown else True)
+    return True if any(known) else (None if unknown else False)
+
+
+def segment_query(
+    conditions: Sequence[Condition],
+    *,
+    match: str,
+    since: datetime,
+    now: datetime,
+    project_id: int,
+    vendor: str | None = None,
+) -> SegmentQuery:
+    """One statement over a whole project: the ids of the profiles that qualify, each with
+    what its conditions saw (the same columns as ``batch_query``).
+
+    The window's events of the conditions' names are read once from the events index on
+    ``(project_id, name, ts)`` (covering ``profile_id``), aggregated per profile with one
+    ``FILTER`` aggregate per distinct count or sum, and judged in SQL (counts and sums
+    compared, profile filters through ``filter_sql``); only the qualifying rows come back.
+    Profiles without a matching event are judged as one group: skipped when the verdict
+    for no events is false whatever the profile, else read from the profiles table with an
+    anti-join on the aggregate (and their profile filters, if any).
+    """
+    vendor = vendor or connection.vendor
+    q = connection.ops.quote_name
+    properties = q("properties")
+    names: list[str] = []
+    aggregates: dict[tuple[str, str], tuple[Fragment, str]] = {}
+
+    def aggregate(fragment: Fragment) -> str:
+        key = (fragment[0], json.dumps(fragment[1], default=str))
+        if key not in aggregates:
+            alias = f"a{len(aggregates)}"
+            aggregates[key] = (_cat(fragment, f" AS {alias}"), alias)
+        return aggregates[key][1]
+
+    # Per condition: (count alias, total alias) or the profile filter.
+    plan: list[tuple[str | None, str | None]] = []
+    for condition in conditions:
+        if isinstance(condition, ProfileCondition):
+            plan.append((None, None))
+            continue
+        if condition.event not in names:
+            names.append(condition.event)
+        where = _cat(
+            f"e.{q('name')} = ",
+            _param(condition.event),
+            *[
+                piece
+                for f in condition.where
+                for piece in (" AND ", filter_sql(f, f"e.{properties}", vendor))
+            ],
+        )
+        count = aggregate(_cat("count(*) FILTER (WHERE ", where, ")"))
+        total = None
+        if isinstance(condition, DidCondition) and condition.sum is not None:
+            number = _ref(f"e.{properties}", condition.sum.property, vendor).number()
+            function = "sum" if vendor == "postgresql" else "total"
+            total = aggregate(_cat(f"{function}(", number, ") FILTER (WHERE ", where, ")"))
+        plan.append((count, total))
+    count_aliases = {alias for key, (_, alias) in aggregates.items() if key[0].startswith("count(")}
+    has_profile = any(isinstance(c, ProfileCondition) for c in conditions)
+    float_cast = "::float8" if vendor == "postgresql" else ""
+
+    def verdict(zero: bool) -> Fragment:
+        parts: list[Fragment] = []
+        for condition, (count, total) in zip(conditions, plan, strict=True):
+            if isinstance(condition, ProfileCondition):
+                parts.append(filter_sql(condition.filter, f"p.{properties}", vendor))
+                continue
+            n = "0" if zero else f"a.{count}"
+            if isinstance(condition, DidNotCondition):
+                parts.append((f"({n} = 0)", []))
+                continue
+            checks: list[Fragment] = []
+            effective = condition.effective_count
+            if effective is not None:
+                checks.append((f"{n} {_COMPARE_SQL[effective.op]} %s", [effective.value]))
+            if condition.sum is not None:
+                t = "0.0" if zero else f"COALESCE(a.{total}, 0.0)"
+                op = _COMPARE_SQL[condition.sum.op]
+                checks.append((f"{t} {op} %s{float_cast}", [float(condition.sum.value)]))
+            parts.append(_cat("(", *_joined(checks, " AND "), ")"))
+        joiner = " AND " if match == "all" else " OR "
+        return _cat("(", *_joined(parts, joiner), ")")
+
+    def observed(zero: bool) -> tuple[list[Fragment], tuple[_Column, ...]]:
+        selected: list[Fragment] = []
+        columns: list[_Column] = []
+        position = 1
+        by_alias: dict[str, int] = {}
+        for _, alias in aggregates.values():
+            blank = "0" if alias in count_aliases else "NULL"
+            selected.append((blank if zero else f"a.{alias}", []))
+            by_alias[alias] = position
+            position += 1
+        for condition, (count, total) in zip(conditions, plan, strict=True):
+            if isinstance(condition, ProfileCondition):
+                value, rest = _profile_value(condition, vendor, f"p.{properties}")
+                selected.append(value)
+                columns.append(_Column(value=position, rest=rest))
+                position += 1
+            else:
+                columns.append(
+                    _Column(
+                        count=by_alias[count] if count else None,
+                        total=by_alias[total] if total else None,
+                    )
+                )
+        return selected, tuple(columns)
+
+    events = q(Event._meta.db_table)
+    profiles = q(Profile._meta.db_table)
+    cte: list[str | Fragment] = ["WITH a AS (SELECT e.profile_id"]
+    for fragment, _ in aggregates.values():
+        cte += [", ", fragment]
+    cte += [
+        f" FROM {events} AS e WHERE e.project_id = ",
+        _param(project_id),
+        f" AND e.{q('name')} IN (" + ", ".join(["%s"] * len(names)) + ")",
+        ("", names),
+        " AND e.ts >= ",
+        _param(dt_param(since)),
+        " AND e.ts <= ",
+        _param(dt_param(now)),
+        " GROUP BY e.profile_id)",
+    ]
+    pieces: list[str | Fragment] = []
+    selected, columns = observed(zero=False)
+    if names:
+        pieces += cte
+        pieces += [" SELECT a.profile_id", *[p for s in selected for p in (", ", s)]]
+        pieces.append(" FROM a")
+        if has_profile:
+            pieces.append(f" JOIN {profiles} AS p ON p.id = a.profile_id")
+        pieces += [" WHERE ", verdict(zero=False)]
+    group = _zero_verdict(conditions, match)
+    if group is not False:
+        zero_selected, _ = observed(zero=True)
+        if pieces:
+            pieces.append(" UNION ALL")
+        pieces += [" SELECT p.id", *[p for s in zero_selected for p in (", ", s)]]
+        pieces += [f" FROM {profiles} AS p WHERE p.project_id = ", _param(project_id)]
+        if names:
+            pieces.append(" AND NOT EXISTS (SELECT 1 FROM a WHERE a.profile_id = p.id)")
+        if group is None:
+            pieces += [" AND ", verdict(zero=True)]
+    if not pieces:
+        pieces = ["SELECT 1 WHERE 1 = 0"]
+    sql, params = _cat(*pieces)
+    return SegmentQuery(sql, params, columns)
+
+
+def _joined(parts: Sequence[Fragment], joiner: str) -> list[str | Fragment]:
+    out: list[str | Fragment] = []
+    for i, part in enumerate(parts):
+        if i:
+            out.append(joiner)
+        out.append(part)
+    return out
+
+
+def _profile_value(condition: ProfileCondition, vendor: str, doc: str) -> tuple[Fragment, str]:
+    """The profile property a condition looks at (JSON text), and any path left for Python."""
+    parts = condition.filter.property.split(".")
+    if vendor == "postgresql":
+        return _cat("(", _pg_value(doc, parts), ")::text"), ""
+    plain = _plain_prefix(parts)
+    value: Fragment = (doc, [])
+    if plain:
+        value = _cat(value, " -> ", _param(_sqlite_path(parts[:plain])))
+    return value, ".".join(parts[plain:])
+
+
+def read_observations(row: Sequence[Any], columns: Sequence[_Column]) -> list[Observation]:
+    """One observation per condition from a result row (``batch_query``'s columns)."""
+    out: list[Observation] = []
+    for column in columns:
+        observation = Observation(total=None if column.total is None else 0.0)
+        if column.count is not None:
+            observation.count = int(row[column.count] or 0)
+        if column.total is not None:
+            observation.total = float(row[column.total] or 0.0)
+        if column.value is not None:
+            text = row[column.value]
+            value: Any = None if text is None else json.loads(text)
+            observation.value = lookup(value, column.rest) if column.rest else value
+        out.append(observation)
     return out
