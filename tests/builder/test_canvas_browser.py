@@ -704,3 +704,41 @@ def test_the_entry_kind_is_changed_in_settings_and_a_journey_trigger_is_picked_f
     assert entry["journey"] == cart.pk
     assert entry["node"] == "wait"
     assert entry["label"] == "Did Signed Up"
+
+
+def test_a_split_gets_a_handle_per_named_branch_and_its_holdout_leads_nowhere(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = builder_services.journey_create(
+        project=project, user=marketer, name="Cart", definition=cart_definition()
+    )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    select(page, "Email")
+    page.get_by_role("navigation", name="Blocks").get_by_role("button", name="Split").click()
+    split = block(page, "Split")
+    split.wait_for()
+    count_is(page.locator(".react-flow__edge"), 5)  # added after the selected Email
+    page.get_by_label("Branch 2 name").fill("control")
+    page.get_by_label("Branch 1 percent").fill("80")
+    page.get_by_label("Branch 2 percent").fill("20")
+    page.get_by_label("Branch 2 is the holdout").check()
+    split.get_by_label("control", exact=True).wait_for()
+
+    drop(page, "SMS", 200, 600)
+    page.get_by_label("Body", exact=True).fill("A last word")
+    page.get_by_role("button", name="Fit View").click()  # the split went below the fold
+    page.wait_for_timeout(300)
+    connect(page, "Split", "control", "SMS")
+    page.get_by_role("alert").filter(has_text="holdout").wait_for()
+    count_is(page.locator(".react-flow__edge"), 5)
+    connect(page, "Split", "a", "SMS")
+    count_is(page.locator(".react-flow__edge"), 6)
+    saved(page)
+
+    journey.refresh_from_db()
+    splits = [n for n in journey.definition["nodes"] if n["type"] == "split"]
+    assert splits[0]["branches"] == [
+        {"name": "a", "percent": 80},
+        {"name": "control", "percent": 20, "holdout": True},
+    ]
+    assert {"from": "split", "to": "sms", "branch": "a"} in journey.definition["edges"]

@@ -81,6 +81,8 @@ function Builder({ boot }) {
   const [history, setHistory] = useState({ past: [], future: [] });
   const [refusal, setRefusal] = useState(null);
   const clipboard = useRef(null);
+  const savingRef = useRef(false);
+  const [saveRound, setSaveRound] = useState(0);
   const lastRecord = useRef({ key: null, at: 0 });
   const dirtyCounter = useRef(0);
   const wrapper = useRef(null);
@@ -173,33 +175,45 @@ function Builder({ boot }) {
     return { out, general };
   }, [errors, sentDef]);
 
+  // Notices go away by themselves (errors stay longer).
+  useEffect(() => {
+    if (!notice) return undefined;
+    const timer = setTimeout(() => setNotice(null), notice.kind === "error" ? 8000 : 4000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+
   // --- saving ---------------------------------------------------------------------------
   const saveDraft = useCallback(
     async ({ force = false } = {}) => {
       const def = definition();
       const counter = dirtyCounter.current;
-      setSaveState("saving");
+      if (savingRef.current) return false; // one save at a time: the next one follows it
       setSentDef(def);
       if (!def.entry) {
         setErrors([{ path: "entry", message: "Add an entry block: drag a Segment block (such as Action) onto the canvas" }]);
         setSaveState("invalid");
         return false;
       }
+      savingRef.current = true;
+      setSaveState("saving");
       try {
         const body = { name: nameRef.current, definition: def };
         if (!force) body.revision = journeyRef.current.revision;
         const saved = await call("PUT", `journeys/${journeyRef.current.id}`, body);
+        journeyRef.current = saved; // the next save sends this revision, even before a render
         setJourney(saved);
         setErrors([]);
         setSaveState(dirtyCounter.current === counter ? "saved" : "dirty");
         return true;
       } catch (err) {
+        // A change made while this save was on its way gets its own save.
+        const changedSince = dirtyCounter.current !== counter;
         if (err.status === 400 && err.body?.definition) {
           setErrors(err.body.definition);
-          setSaveState("invalid");
+          setSaveState(changedSince ? "dirty" : "invalid");
         } else if (err.status === 400) {
           setErrors(Object.entries(err.body || {}).map(([k, v]) => ({ path: k, message: Array.isArray(v) ? v.join(" ") : String(v) })));
-          setSaveState("invalid");
+          setSaveState(changedSince ? "dirty" : "invalid");
         } else if (err.status === 409) {
           setSaveState("conflict");
         } else {
@@ -207,6 +221,9 @@ function Builder({ boot }) {
           setNotice({ kind: "error", text: `Saving failed: ${err.message}` });
         }
         return false;
+      } finally {
+        savingRef.current = false;
+        setSaveRound((n) => n + 1); // lets the autosave look again
       }
     },
     [definition],
@@ -215,11 +232,13 @@ function Builder({ boot }) {
   // Live journeys: a save would publish, so edits are only checked (preview) until Publish.
   const checkLive = useCallback(async () => {
     const def = definition();
+    const counter = dirtyCounter.current;
     setSentDef(def);
     try {
       const preview = await call("POST", `journeys/${journeyRef.current.id}/preview`, { definition: def });
       setErrors(preview.errors || []);
-      setSaveState(preview.errors?.length ? "invalid" : "unpublished");
+      if (dirtyCounter.current !== counter) setSaveState("dirty");
+      else setSaveState(preview.errors?.length ? "invalid" : "unpublished");
       return preview;
     } catch (err) {
       setSaveState("error");
@@ -234,7 +253,7 @@ function Builder({ boot }) {
       else checkLive();
     }, AUTOSAVE_MS);
     return () => clearTimeout(timer);
-  }, [saveState, nodes, edges, settings, goals, name, readOnly, isDraft, saveDraft, checkLive]);
+  }, [saveState, saveRound, nodes, edges, settings, goals, name, readOnly, isDraft, saveDraft, checkLive]);
 
   // Unsaved work survives a reload of the tab (a draft that does not validate cannot be saved).
   useEffect(() => {

@@ -1,6 +1,6 @@
 // One block on the canvas: a labelled group with its summary, users' count and handles.
-import { memo, useState } from "react";
-import { Handle, Position } from "@xyflow/react";
+import { memo, useEffect, useRef, useState } from "react";
+import { Handle, Position, useUpdateNodeInternals } from "@xyflow/react";
 import { outHandles, summarize } from "./model.js";
 
 function BlockNodeView({ id, data, selected }) {
@@ -11,6 +11,15 @@ function BlockNodeView({ id, data, selected }) {
   const summary = summarize(block, kind);
   const handles = outHandles(block, kind, isEntry);
   const many = handles.length > 1;
+  // Handles that come and go (a Split's branches) must be measured again to be connectable.
+  const updateInternals = useUpdateNodeInternals();
+  const handleKey = handles.map((h) => h.id).join("|");
+  const measuredKey = useRef(handleKey);
+  useEffect(() => {
+    if (measuredKey.current === handleKey) return; // first drawn: React Flow measures it
+    measuredKey.current = handleKey;
+    updateInternals(id);
+  }, [id, handleKey, updateInternals]);
   const category = kind?.category || "flow";
   return (
     <div

@@ -164,6 +164,10 @@ export function summarize(block, kind) {
       return block.referrer ? `Referrer ${OP_WORDS[block.referrer.op] || block.referrer.op} ${block.referrer.value ?? ""}` : "Set the referrer";
     case "page_count":
       return block.count ? `${OP_WORDS[block.count.op] || block.count.op} ${block.count.value} pages` : "Set the count";
+    case "split": {
+      const rows = Array.isArray(block.branches) ? block.branches : [];
+      return rows.map((b) => `${b.name} ${b.percent ?? 0}%${b.holdout ? " (holdout)" : ""}`).join(" · ");
+    }
     case "journey_trigger":
       return block.journey ? `Journey ${block.journey}, block ${block.node || "?"}` : "Choose a journey";
     default:
