@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -268,3 +270,111 @@ class MessagesView(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+# -- the journey report: header, chart and stuck users --------------------------------------
+
+SummaryResponse = inline_serializer(
+    "JourneySummary",
+    {
+        "entry": _int(),
+        "goal_met": _maybe_int(),
+        "time_out": _maybe_int(),
+        "completed": _maybe_int(),
+        "conversion_pct": serializers.FloatField(),
+        "conversion": serializers.ChoiceField(
+            choices=["goal_met", "completed"], help_text="Which exit Conversion % counts"
+        ),
+    },
+)
+SeriesResponse = inline_serializer(
+    "JourneySeries",
+    {
+        "conversion": serializers.ChoiceField(choices=["goal_met", "completed"]),
+        "days": inline_serializer(
+            "JourneySeriesDay",
+            {"day": serializers.DateField(), "entries": _int(), "conversions": _int()},
+            many=True,
+        ),
+    },
+)
+StuckResponse = inline_serializer(
+    "JourneyStuck",
+    {
+        "as_of": serializers.DateTimeField(),
+        "grace_seconds": _int(),
+        "conversion_time_seconds": _int(allow_null=True),
+        "total_stuck": _int(),
+        "nodes": serializers.DictField(
+            child=inline_serializer(
+                "StuckNode",
+                {
+                    "waiting": _int(help_text="Users at the block now"),
+                    "stuck": _int(help_text="Of them, waiting longer than the block takes"),
+                    "parked": _int(help_text="At the end of a path, waiting for goal/time-out"),
+                    "quarantined": _int(),
+                    "longest_wait_seconds": _int(allow_null=True),
+                    "expected_seconds": _int(
+                        allow_null=True, help_text="What the block should take; null: no limit"
+                    ),
+                },
+            )
+        ),
+        "node": serializers.CharField(required=False),
+        "profiles": inline_serializer(
+            "StuckProfile",
+            {
+                "profile_id": serializers.CharField(),
+                "since": serializers.DateTimeField(allow_null=True),
+                "waited_seconds": _int(allow_null=True),
+                "state": serializers.CharField(),
+            },
+            many=True,
+            required=False,
+        ),
+    },
+)
+
+
+class SummaryView(APIView):
+    @extend_schema(
+        parameters=FRAME_PARAMS,
+        responses={200: SummaryResponse, 400: None, 401: None, 404: None},
+        operation_id="journeys_summary",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """The canvas header: Entry, Goal Met or Completed, Time Out, Conversion %."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        return Response(selectors.journey_summary(journey=journey, frame=_frame(request)))
+
+
+class SeriesView(APIView):
+    @extend_schema(
+        parameters=FRAME_PARAMS,
+        responses={200: SeriesResponse, 400: None, 401: None, 404: None},
+        operation_id="journeys_series",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """Entries and conversions per day (project time zone) over a time frame."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        frame = _frame(request)
+        if frame.start is None:
+            frame = Frame(timezone.now() - timedelta(days=30), frame.end)
+        return Response(selectors.journey_series(journey=journey, frame=frame))
+
+
+class StuckView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("node", OpenApiTypes.STR, description="A block: list its stuck users")
+        ],
+        responses={200: StuckResponse, 400: None, 401: None, 404: None},
+        operation_id="journeys_stuck",
+    )
+    def get(self, request: Request, journey_id: int) -> Response:
+        """Per block, users waiting now against what the block should take (docs/stats.md)."""
+        journey = journey_get_for_user(user=request.user, journey_id=journey_id)
+        node = request.query_params.get("node") or None
+        if node is not None and len(node) > 64:
+            raise serializers.ValidationError({"node": ["At most 64 characters."]})
+        return Response(selectors.journey_stuck(journey=journey, node=node))

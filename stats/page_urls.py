@@ -5,6 +5,7 @@ from django.urls import path
 from stats import pages
 
 urlpatterns = [
+    path("journeys/<int:journey_id>/report", pages.journey_report, name="stats-journey-report"),
     path(
         "journeys/<int:journey_id>/blocks/<str:node>/segment",
         pages.segment_details,

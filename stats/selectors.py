@@ -13,7 +13,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -30,15 +30,24 @@ __all__ = [
     "JourneyShape",
     "NotFound",
     "block_get",
+    "campaign_failures",
+    "campaign_recipients",
     "campaign_report",
+    "condition_words",
+    "duration_words",
     "journey_messages",
     "journey_occupancy",
+    "journey_series",
     "journey_shape",
     "journey_stats",
+    "journey_stuck",
+    "journey_summary",
     "profile_resolve",
     "profile_timeline",
     "project_zone",
+    "segment_branches",
     "segment_report",
+    "stuck_profiles",
 ]
 
 User = AbstractBaseUser | AnonymousUser
@@ -479,6 +488,8 @@ def segment_report(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]
         "days": days,
         "totals": {k: sum(int(d[k]) for d in days) for k in ("evaluated", "yes", "no")},
         "sample": sample,
+        "condition": condition_words(raw),
+        "branches": segment_branches(journey=journey, node=node, frame=frame),
     }
 
 
@@ -547,4 +558,314 @@ def campaign_report(
         "sample_profile": profile.external_id if profile else None,
         "preview": preview,
         "preview_error": preview_error,
+        "failures": campaign_failures(journey=journey, node=node, frame=frame),
+        "recipients": campaign_recipients(journey=journey, node=node, frame=frame),
     }
+
+
+# -- plain words for a segment block's condition --------------------------------------------
+
+
+def duration_words(value: Any) -> str:
+    """ "2 hours", "1 day 6 hours" for an ISO 8601 duration or a number of seconds."""
+    from django.utils.dateparse import parse_duration
+
+    if isinstance(value, int | float):
+        seconds = int(value)
+    else:
+        parsed = parse_duration(str(value)) if value not in (None, "") else None
+        if parsed is None:
+            return str(value)
+        seconds = int(parsed.total_seconds())
+    parts = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+    return " ".join(parts) or "0 seconds"
+
+
+def _where_words(where: Any) -> str:
+    if not isinstance(where, list) or not where:
+        return ""
+    words = []
+    for f in where:
+        if isinstance(f, Mapping):
+            op = str(f.get("op", "equals")).replace("_", " ")
+            words.append(f"{f.get('property')} {op} {f.get('value', '')}".strip())
+    return " where " + " and ".join(words) if words else ""
+
+
+def _past_condition_words(c: Mapping[str, Any]) -> str:
+    kind, event = c.get("kind"), c.get("event")
+    if kind == "did":
+        op = str(c.get("op") or c.get("count_op") or "at least").replace("_", " ")
+        count = c.get("count", 1)
+        return f"did “{event}”{_where_words(c.get('where'))} {op} {count} time{'s' if count != 1 else ''}"
+    if kind == "did_not":
+        return f"did not do “{event}”{_where_words(c.get('where'))}"
+    if kind == "profile":
+        op = str(c.get("op", "equals")).replace("_", " ")
+        return f"profile {c.get('property')} {op} {c.get('value', '')}".strip()
+    return ", ".join(f"{k} {v}" for k, v in c.items())
+
+
+def condition_words(raw: Mapping[str, Any]) -> str:
+    """A segment block's condition in plain words (what a marketer reads on its page)."""
+    type_ = raw.get("type")
+    within = f" within {duration_words(raw['within'])}" if raw.get("within") else ""
+    if type_ == "action":
+        return f"Did “{raw.get('event')}”{_where_words(raw.get('where'))}{within}."
+    if type_ == "inaction":
+        first = f"After “{raw.get('event')}”, did" if raw.get("event") else "Did"
+        return (
+            f"{first} NOT do “{raw.get('not_event')}”{_where_words(raw.get('not_where'))}{within}."
+        )
+    if type_ == "past_behaviour":
+        days = raw.get("window_days")
+        joiner = " and " if raw.get("match", "all") == "all" else " or "
+        conditions = [
+            _past_condition_words(c) for c in raw.get("conditions") or [] if isinstance(c, Mapping)
+        ]
+        return f"In the last {days} day{'s' if days != 1 else ''}: {joiner.join(conditions)}."
+    bt = block_type(str(type_)) if isinstance(type_, str) else None
+    skip = {"id", "type", "name", "label", "x", "y", "position"}
+    details = "; ".join(
+        f"{k.replace('_', ' ')}: {duration_words(v) if k in ('within', 'offset') else v}"
+        for k, v in raw.items()
+        if k not in skip and v not in (None, "", [], {})
+    )
+    return (
+        f"{bt.label if bt else type_}: {details}." if details else f"{bt.label if bt else type_}."
+    )
+
+
+def segment_branches(*, journey: Journey, node: str, frame: Any) -> dict[str, int]:
+    """Users who left the block by each branch in the frame (step log, one grouped query)."""
+    return dict(
+        Step.objects.filter(frame.q("entered_at"), journey=journey, node=node)
+        .exclude(branch="")
+        .order_by()
+        .values("branch")
+        .annotate(n=Count("id"))
+        .values_list("branch", "n")
+    )
+
+
+FAILURE_SAMPLE = 20
+
+
+def campaign_failures(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]:
+    """Failed messages of the block in the frame: by reason (most frequent first) and the
+    latest ones with their profile."""
+    failed = Message.objects.filter(
+        frame.q("created_at"), journey=journey, node=node, status=Message.Status.FAILED
+    ).order_by()
+    reasons = [
+        {"error": error or "(no reason recorded)", "count": n}
+        for error, n in failed.values("error")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error")
+        .values_list("error", "n")[:20]
+    ]
+    latest = [
+        {"profile_id": ext, "at": at, "error": error, "attempts": attempts}
+        for ext, at, error, attempts in failed.order_by("-created_at", "-id").values_list(
+            "profile__external_id", "created_at", "error", "attempts"
+        )[:FAILURE_SAMPLE]
+    ]
+    return {"reasons": reasons, "latest": latest}
+
+
+def campaign_recipients(*, journey: Journey, node: str, frame: Any) -> list[dict[str, Any]]:
+    """The latest recipients of the block in the frame, with their message's status."""
+    return [
+        {"profile_id": ext, "at": at, "status": status}
+        for ext, at, status in Message.objects.filter(
+            frame.q("created_at"), journey=journey, node=node
+        )
+        .order_by("-created_at", "-id")
+        .values_list("profile__external_id", "created_at", "status")[:SAMPLE_SIZE]
+    ]
+
+
+# -- the journey report: summary over time --------------------------------------------------
+
+
+def journey_series(*, journey: Journey, frame: Any) -> dict[str, Any]:
+    """Entries and conversions per day of the frame (project time zone): conversions are
+    Goal Met exits with goals set, else Completed exits (PRODUCT §5). Two grouped queries."""
+    shape = journey_shape(journey)
+    zone = project_zone(journey.project.timezone)
+    reason = GOAL_MET if shape.has_goals else COMPLETED
+    enrollments = Enrollment.objects.filter(journey=journey).order_by()
+    entries = dict(
+        enrollments.filter(frame.q("entered_at"), state__in=[ACTIVE, EXITED])
+        .annotate(day=TruncDate("entered_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    conversions = dict(
+        enrollments.filter(frame.q("exited_at"), state=EXITED, exit_reason=reason)
+        .annotate(day=TruncDate("exited_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    days = _days(frame, zone, [*entries, *conversions])
+    return {
+        "conversion": "goal_met" if shape.has_goals else "completed",
+        "days": [
+            {"day": d, "entries": entries.get(d, 0), "conversions": conversions.get(d, 0)}
+            for d in days
+        ],
+    }
+
+
+# -- stuck users ----------------------------------------------------------------------------
+
+# How late past what a block should take a user counts as stuck (the engine's ticks and
+# batches take a little time).
+STUCK_GRACE = timedelta(minutes=5)
+# A message block should be left as soon as the message is written.
+MESSAGE_EXPECTED = 0
+STUCK_SAMPLE = 50
+
+
+def _expected_seconds(journey: Journey) -> tuple[dict[str, int | None], int | None]:
+    """What each block of the live version should take (seconds; None: no limit, e.g. an
+    Action without ``within``), and the conversion time (how long a user may stay parked at
+    the end of a path)."""
+    live = journey.live_version
+    if live is not None:
+        definition: Any = loaders.version(live.pk).definition
+    else:
+        try:
+            definition = _parse_definition(journey.definition)
+        except (DefinitionInvalid, ValueError, TypeError):
+            return {}, None
+    out: dict[str, int | None] = {}
+    for node, block in [(definition.entry.id, definition.entry), *definition.nodes.items()]:
+        if kind_of(block).category == "message":
+            out[node] = MESSAGE_EXPECTED
+            continue
+        seconds = getattr(block, "duration", None)
+        if seconds is None:
+            seconds = getattr(block, "within", None)
+        out[node] = seconds if isinstance(seconds, int) else None
+    if definition.entry.id in out:
+        # Users pass the entry block as they enter; one still there is waiting to be moved.
+        out[definition.entry.id] = 0
+    return out, definition.settings.conversion_time
+
+
+def _overdue_q(expected: Mapping[str, int | None], conversion: int | None, now: Any) -> Q:
+    """Active enrollments that have waited longer than their block should take."""
+    q = Q(node_state=Enrollment.NodeState.QUARANTINED)
+    q |= Q(node_state=Enrollment.NodeState.PENDING, node_entered_at__lt=now - STUCK_GRACE)
+    for node, seconds in expected.items():
+        if seconds is not None:
+            q |= Q(
+                node=node,
+                node_state=Enrollment.NodeState.WAITING,
+                node_entered_at__lt=now - timedelta(seconds=seconds) - STUCK_GRACE,
+            )
+    if conversion is not None:
+        q |= Q(
+            node_state=DONE, node_entered_at__lt=now - timedelta(seconds=conversion) - STUCK_GRACE
+        )
+    return q
+
+
+def journey_stuck(*, journey: Journey, node: str | None = None) -> dict[str, Any]:
+    """Per block: users waiting there now, how long the longest has waited, what the block
+    should take, and how many waited longer (stuck). One grouped query; with ``node``, also
+    that block's stuck profiles, longest wait first (one more query)."""
+    now = timezone.now()
+    shape = journey_shape(journey)
+    expected, conversion = _expected_seconds(journey)
+    overdue = _overdue_q(expected, conversion, now)
+    rows = {
+        r["node"]: r
+        for r in _active(journey)
+        .values("node")
+        .annotate(
+            waiting=Count("id"),
+            overdue=Count("id", filter=overdue),
+            parked=Count("id", filter=Q(node_state=DONE)),
+            quarantined=Count("id", filter=Q(node_state=Enrollment.NodeState.QUARANTINED)),
+            oldest=Min("node_entered_at"),
+        )
+    }
+    nodes: dict[str, Any] = {}
+    for block in [*shape.block_ids, *(n for n in rows if n not in shape.blocks)]:
+        r = rows.get(block, {})
+        oldest = r.get("oldest")
+        nodes[block] = {
+            "waiting": r.get("waiting", 0),
+            "stuck": r.get("overdue", 0),
+            "parked": r.get("parked", 0),
+            "quarantined": r.get("quarantined", 0),
+            "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else None,
+            "expected_seconds": expected.get(block),
+        }
+    out: dict[str, Any] = {
+        "as_of": now,
+        "grace_seconds": int(STUCK_GRACE.total_seconds()),
+        "conversion_time_seconds": conversion,
+        "nodes": nodes,
+        "total_stuck": sum(n["stuck"] for n in nodes.values()),
+    }
+    if node is not None:
+        out["node"] = node
+        out["profiles"] = stuck_profiles(journey=journey, node=node, now=now)
+    return out
+
+
+def stuck_profiles(*, journey: Journey, node: str, now: Any = None) -> list[dict[str, Any]]:
+    """The stuck users of one block, longest wait first (at most STUCK_SAMPLE)."""
+    now = now or timezone.now()
+    expected, conversion = _expected_seconds(journey)
+    return [
+        {
+            "profile_id": ext,
+            "since": since,
+            "waited_seconds": int((now - since).total_seconds()) if since else None,
+            "state": state,
+        }
+        for ext, since, state in _active(journey)
+        .filter(_overdue_q(expected, conversion, now), node=node)
+        .order_by("node_entered_at", "id")
+        .values_list("profile__external_id", "node_entered_at", "node_state")[:STUCK_SAMPLE]
+    ]
+
+
+def journey_summary(*, journey: Journey, frame: Any) -> dict[str, Any]:
+    """The journey's header figures (Entry, Goal Met or Completed, Time Out, Conversion %)
+    over the frame, as in ``journey_stats``'s summary, from one aggregate query on
+    enrollments (no step log read)."""
+    shape = journey_shape(journey)
+    goals, conversion = shape.has_goals, shape.has_conversion_time
+    exited_in_frame = Q(state=EXITED) & frame.q("exited_at")
+    row = (
+        Enrollment.objects.filter(journey=journey)
+        .order_by()
+        .aggregate(
+            entry=Count("id", filter=Q(state__in=[ACTIVE, EXITED]) & frame.q("entered_at")),
+            goal_met=Count("id", filter=exited_in_frame & Q(exit_reason=GOAL_MET)),
+            time_out=Count("id", filter=exited_in_frame & Q(exit_reason=TIME_OUT)),
+            completed=Count("id", filter=exited_in_frame & Q(exit_reason=COMPLETED)),
+        )
+    )
+    summary: dict[str, Any] = {
+        "entry": row["entry"],
+        "goal_met": row["goal_met"] if goals else None,
+        "time_out": row["time_out"] if conversion else None,
+        "completed": None if goals else row["completed"],
+    }
+    summary["conversion_pct"] = _pct(
+        summary["goal_met"] if goals else summary["completed"], row["entry"]
+    )
+    summary["conversion"] = "goal_met" if goals else "completed"
+    return summary

@@ -16,6 +16,9 @@ urlpatterns = [
         api.MessagesView.as_view(),
         name="journey-messages",
     ),
+    path("journeys/<int:journey_id>/summary", api.SummaryView.as_view(), name="journey-summary"),
+    path("journeys/<int:journey_id>/series", api.SeriesView.as_view(), name="journey-series"),
+    path("journeys/<int:journey_id>/stuck", api.StuckView.as_view(), name="journey-stuck"),
     path(
         "profiles/<path:profile_id>/timeline",
         api.TimelineView.as_view(),
