@@ -202,8 +202,10 @@ def test_a_change_made_by_another_process_reaches_the_browser_within_2_s(
         page.evaluate(OPEN, ["session", ws])
         page.evaluate(OPEN, ["bad", f"{ws}?token=nope"])
 
+        # Functions, not expression strings: the page's CSP forbids eval (Playwright
+        # evaluates a string predicate with it).
         page.wait_for_function(
-            "['token', 'session'].every(n => window.sockets[n].messages.length === 1)"
+            "() => ['token', 'session'].every(n => window.sockets[n].messages.length === 1)"
             " && window.sockets.bad.closed !== null",
             timeout=10_000,
         )
@@ -217,7 +219,7 @@ def test_a_change_made_by_another_process_reaches_the_browser_within_2_s(
         started = time.monotonic()
         _enter(journey, "u2", "mail")  # committed: this is another process than the server
         page.wait_for_function(
-            "['token', 'session'].every(n => window.sockets[n].messages.length === 2)",
+            "() => ['token', 'session'].every(n => window.sockets[n].messages.length === 2)",
             timeout=2_000,
         )
         assert time.monotonic() - started < 2
