@@ -176,8 +176,12 @@ class Event(models.Model):
             models.Index(fields=["profile", "name", "ts"], name="event_profile_name_ts"),
             # A profile's events, newest first (timeline, admin, page counts).
             models.Index(fields=["profile", "ts"], name="event_profile_ts"),
-            # Project-wide scans by event name over time (segment details, stats).
-            models.Index(fields=["project", "name", "ts"], name="event_project_name_ts"),
+            # Project-wide scans by event name over time (segment details, stats) and
+            # whole-project segments (engine/segments.py): profile_id is covered, so a
+            # count or did/did-not condition is an index-only scan (docs/performance.md).
+            models.Index(
+                fields=["project", "name", "ts"], name="event_project_name_ts", include=["profile"]
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,14 +6,34 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
-from engine.condition_sql import read_observations, segment_query
+from engine.condition_sql import SegmentQuery, read_observations, segment_query
 from engine.conditions import judge
 from engine.domain import evaluation
 from engine.domain.blocks import Condition
 
 __all__ = ["qualifying", "qualifying_ids"]
+
+
+def _run(
+    project_id: int, conditions: Sequence[Condition], match: str, window_days: int, now: datetime
+) -> tuple[SegmentQuery, list[tuple[Any, ...]]]:
+    """The statement and all its rows. Fetched whole, then judged in chunks by the caller:
+    enrollments (their own transactions) run after this statement's transaction ended."""
+    query = segment_query(
+        conditions,
+        match=match,
+        since=now - timedelta(days=window_days),
+        now=now,
+        project_id=project_id,
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The per-profile hash aggregate of a million profiles fits in memory.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(query.sql, query.params)
+        return query, cursor.fetchall()
 
 
 def qualifying(
@@ -32,23 +52,16 @@ def qualifying(
     """
     if not conditions:
         return
-    query = segment_query(
-        conditions,
-        match=match,
-        since=now - timedelta(days=window_days),
-        now=now,
-        project_id=project_id,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(query.sql, query.params)
-        while rows := cursor.fetchmany(chunk):
-            out: list[tuple[int, dict[str, Any]]] = []
-            for row in rows:
-                observed = read_observations(row, query.columns)
-                results = [judge(c, seen) for c, seen in zip(conditions, observed, strict=True)]
-                _, detail = evaluation.combine(results, match)
-                out.append((int(row[0]), {**detail, "window_days": window_days}))
-            yield out
+    query, rows = _run(project_id, conditions, match, window_days, now)
+    rows.sort(key=lambda row: int(row[0]))  # profiles enter in id order, as they signed up
+    for start in range(0, len(rows), chunk):
+        out: list[tuple[int, dict[str, Any]]] = []
+        for row in rows[start : start + chunk]:
+            observed = read_observations(row, query.columns)
+            results = [judge(c, seen) for c, seen in zip(conditions, observed, strict=True)]
+            _, detail = evaluation.combine(results, match)
+            out.append((int(row[0]), {**detail, "window_days": window_days}))
+        yield out
 
 
 def qualifying_ids(
@@ -59,16 +72,8 @@ def qualifying_ids(
     window_days: int,
     now: datetime,
 ) -> list[int]:
-    """The ids of the project's profiles meeting the conditions, sorted."""
-    ids = [
-        pid
-        for rows in qualifying(
-            project_id=project_id,
-            conditions=conditions,
-            match=match,
-            window_days=window_days,
-            now=now,
-        )
-        for pid, _ in rows
-    ]
-    return sorted(ids)
+    """The ids of the project's profiles meeting the conditions, sorted (no detail built)."""
+    if not conditions:
+        return []
+    _, rows = _run(project_id, conditions, match, window_days, now)
+    return sorted(int(row[0]) for row in rows)

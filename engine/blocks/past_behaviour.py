@@ -90,35 +90,23 @@ class PastBehaviour(Handler):
             )
 
     def entry_check(self, live: loaders.LiveJourney, now: datetime) -> int:
-        from engine import entries
-        from engine.conditions import evaluate_batch
-        from engine.models import Profile
+        from engine import entries, segments
 
+        # One statement over the whole project returns only the qualifying profiles
+        # (engine/segments.py); they enter in batches, each its own transaction.
         entry = live.entry
         entered = 0
-        last_id = 0
-        while True:
-            ids = list(
-                Profile.objects.filter(project_id=live.version.project_id, id__gt=last_id)
-                .order_by("id")
-                .values_list("id", flat=True)[:2000]
-            )
-            if not ids:
-                break
-            last_id = ids[-1]
-            verdicts = evaluate_batch(
-                conditions=entry.conditions,
-                match=entry.match,
-                window_days=entry.window_days,
-                profile_ids=ids,
-                now=now,
-            )
-            qualified: dict[int, int | None] = {
-                pid: None for pid, (ok, _) in verdicts.items() if ok
-            }
+        for chunk in segments.qualifying(
+            project_id=live.version.project_id,
+            conditions=entry.conditions,
+            match=entry.match,
+            window_days=entry.window_days,
+            now=now,
+            chunk=5000,
+        ):
             entered += len(
                 entries.enroll(
-                    live, qualified, now, detail={pid: verdicts[pid][1] for pid in qualified}
+                    live, dict.fromkeys(pid for pid, _ in chunk), now, detail=dict(chunk)
                 )
             )
         return entered

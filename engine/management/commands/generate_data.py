@@ -218,7 +218,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"rebuilding: {definition}")
                 cursor.execute(definition)
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}")
+            # VACUUM sets the visibility map: index-only scans skip the heap.
+            cursor.execute(f"VACUUM ANALYZE {table}")
             cursor.execute(f"ANALYZE {Profile._meta.db_table}")
 
     # --- SQLite (or any database): bulk_create --------------------------------------
