@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta, tzinfo
+from datetime import UTC, date, timedelta, tzinfo
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -47,6 +47,7 @@ __all__ = [
     "project_zone",
     "segment_branches",
     "segment_report",
+    "step_counts",
     "stuck_profiles",
 ]
 
@@ -207,13 +208,7 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
     # branches, "" for one way out or an exit): one grouped query.
     steps: dict[str, dict[str, int]] = defaultdict(lambda: {"entered": 0, "yes": 0, "no": 0})
     per_branch: dict[str, dict[str, int]] = defaultdict(dict)
-    for node, branch, n in (
-        Step.objects.filter(frame.q("entered_at"), journey=journey)
-        .order_by()
-        .values("node", "branch")
-        .annotate(n=Count("id"))
-        .values_list("node", "branch", "n")
-    ):
+    for node, branch, n in step_counts(journey=journey, frame=frame):
         steps[node]["entered"] += n
         if branch in ("yes", "no"):
             steps[node][branch] += n
@@ -261,6 +256,94 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
             counts = per_branch.get(node, {})
             nodes[node]["branches"] = {b: counts.get(b, 0) for b in shape.named_branches[node]}
     return {"summary": summary, "nodes": nodes}
+
+
+# -- steps per block and branch: from the hourly rollup on PostgreSQL ------------------------
+
+FOLD = """
+WITH gone AS (
+    DELETE FROM stats_stephour WHERE journey_id = %(journey)s AND fresh
+    RETURNING node, branch, hour, n
+)
+INSERT INTO stats_stephour (journey_id, node, branch, hour, n, fresh)
+SELECT %(journey)s, node, branch, hour, sum(n), false FROM gone
+GROUP BY node, branch, hour ORDER BY node, branch, hour
+ON CONFLICT (journey_id, node, branch, hour) WHERE NOT fresh
+DO UPDATE SET n = stats_stephour.n + EXCLUDED.n
+"""
+
+
+def _raw_step_counts(journey: Journey, frame: Any) -> list[tuple[str, str, int]]:
+    return list(
+        Step.objects.filter(frame.q("entered_at"), journey=journey)
+        .order_by()
+        .values("node", "branch")
+        .annotate(n=Count("id"))
+        .values_list("node", "branch", "n")
+    )
+
+
+def _fold(journey: Journey) -> None:
+    """Fold the journey's fresh rollup rows into its settled ones, unless another request
+    is folding them now (the sum over fresh and settled rows is exact either way)."""
+    from django.db import connection, transaction
+
+    from stats.models import StepHour
+
+    if not StepHour.objects.filter(journey_id=journey.pk, fresh=True).exists():
+        return
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x57A7, journey.pk])
+        if cur.fetchone()[0]:
+            cur.execute(FOLD, {"journey": journey.pk})
+
+
+def step_counts(*, journey: Journey, frame: Any) -> list[tuple[str, str, int]]:
+    """Steps of the journey by (block, branch) whose ``entered_at`` is in the frame.
+
+    On PostgreSQL the whole hours of the frame are read from the hourly rollup
+    (``stats.models.StepHour``, kept by triggers on the step log) and only the partial
+    hours at its edges from the step log itself, so the cost follows the number of blocks
+    and hours, not of steps. Elsewhere (SQLite) the step log is counted directly."""
+    from django.db import connection
+
+    from stats.frames import Frame
+    from stats.models import StepHour
+
+    if connection.vendor != "postgresql":
+        return _raw_step_counts(journey, frame)
+    start, end = frame.start, frame.end
+    hour = timedelta(hours=1)
+
+    def floor(moment: Any) -> Any:
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+    inner_start = (
+        None if start is None else floor(start) + (hour if start != floor(start) else timedelta(0))
+    )
+    inner_end = None if end is None else floor(end)
+    if inner_start is not None and inner_end is not None and inner_start >= inner_end:
+        return _raw_step_counts(journey, frame)
+    _fold(journey)
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    rolled = StepHour.objects.filter(journey_id=journey.pk).order_by()
+    if inner_start is not None:
+        rolled = rolled.filter(hour__gte=inner_start)
+    if inner_end is not None:
+        rolled = rolled.filter(hour__lt=inner_end)
+    for node, branch, n in (
+        rolled.values("node", "branch").annotate(n=Sum("n")).values_list("node", "branch", "n")
+    ):
+        totals[(node, branch)] += int(n or 0)
+    edges = []
+    if start is not None and inner_start is not None and start < inner_start:
+        edges.append(Frame(start, inner_start))
+    if end is not None and inner_end is not None and inner_end < end:
+        edges.append(Frame(inner_end, end))
+    for edge in edges:
+        for node, branch, n in _raw_step_counts(journey, edge):
+            totals[(node, branch)] += n
+    return [(node, branch, n) for (node, branch), n in totals.items() if n]
 
 
 # -- profiles and their timeline ------------------------------------------------------------
