@@ -26,7 +26,11 @@ def journey_canvas(request: HttpRequest, journey_id: int) -> HttpResponse:
         raise Http404("No such journey in your projects.") from exc
     boot: dict[str, Any] = {
         "journey": dict(JourneySerializer(journey).data),
-        "project": {"id": journey.project_id, "name": journey.project.name},
+        "project": {
+            "id": journey.project_id,
+            "name": journey.project.name,
+            "timezone": journey.project.timezone or "UTC",
+        },
         "palette": palette(),
         "can_edit": bool(membership.can_edit),
         "csrf_token": get_token(request),

@@ -17,6 +17,8 @@ import { call } from "./api.js";
 import { BlockNode } from "./BlockNode.jsx";
 import { Dialog } from "./Dialog.jsx";
 import { BlockForm, JourneySettings } from "./panels.jsx";
+import { frameQuery, frameRange } from "./frames.js";
+import { StatsBar } from "./stats.jsx";
 import {
   NEXT_HANDLE,
   connectionProblem,
@@ -36,6 +38,9 @@ const GROUPS = [
   ["flow", "Flow"],
 ];
 const AUTOSAVE_MS = 1200;
+const POLL_MS = 2000; // occupancy API while the socket is down
+const STUCK_MS = 30000; // stuck users and the historical figures
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000]; // socket reconnects
 const NODE_W = 240;
 const NODE_H = 84;
 
@@ -76,6 +81,11 @@ function Builder({ boot }) {
   const [dialog, setDialog] = useState(null);
   const [panel, setPanel] = useState("block");
   const [occupancy, setOccupancy] = useState({});
+  const [live, setLive] = useState("connecting"); // connecting | live | polling | stale
+  const [frame, setFrame] = useState({ preset: "all", from: "", to: "" });
+  const [stats, setStats] = useState(null);
+  const [statsError, setStatsError] = useState(null);
+  const [stuck, setStuck] = useState(null);
   const [suggestions, setSuggestions] = useState({ events: [], event_properties: {}, profile_properties: [] });
   const [journeys, setJourneys] = useState([]);
   const [history, setHistory] = useState({ past: [], future: [] });
@@ -295,46 +305,123 @@ function Builder({ boot }) {
       .catch(() => {});
   }, [boot.project.id, boot.journey.id]);
 
-  // Users at each block: the live websocket (/ws/journeys/<id>/) while the journey runs,
-  // polling the occupancy API every 3 s when the socket is not there (or closes).
+  // Users at each block: the live websocket (/ws/journeys/<id>/) while the journey runs. When
+  // the socket closes (a server restart) it reconnects by itself with a growing backoff, and
+  // meanwhile the occupancy API is polled every 2 s; when that fails too the numbers are
+  // stale and the bar says so.
   useEffect(() => {
     let stopped = false;
     let timer = null;
+    let retry = null;
     let socket = null;
+    let attempt = 0;
     const load = () =>
       call("GET", `journeys/${journey.id}/occupancy`)
-        .then((o) => !stopped && setOccupancy(o.nodes || {}))
-        .catch(() => {});
-    const poll = () => {
-      if (!stopped && timer === null) timer = setInterval(load, 3000);
+        .then((o) => {
+          if (stopped) return;
+          setOccupancy(o.nodes || {});
+          setLive((l) => (l === "live" ? l : "polling"));
+        })
+        .catch(() => !stopped && setLive((l) => (l === "live" ? l : "stale")));
+    const startPolling = () => {
+      if (!stopped && timer === null) timer = setInterval(load, POLL_MS);
     };
-    load();
-    if (status !== "draft") {
+    const stopPolling = () => {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    };
+    const connect = () => {
+      retry = null;
+      if (stopped) return;
+      let opened = false;
       try {
         const scheme = window.location.protocol === "https:" ? "wss" : "ws";
         socket = new WebSocket(`${scheme}://${window.location.host}/ws/journeys/${journey.id}/`);
-        socket.onmessage = (e) => {
-          try {
-            const msg = JSON.parse(e.data);
-            if (msg.type === "occupancy" && !stopped) setOccupancy(msg.nodes || {});
-          } catch {
-            /* not ours */
-          }
-        };
-        socket.onclose = poll;
-        socket.onerror = poll;
       } catch {
-        poll();
+        socket = null;
+        startPolling();
+        return;
       }
-    }
+      socket.onopen = () => {
+        opened = true;
+        attempt = 0;
+      };
+      socket.onmessage = (e) => {
+        try {
+          const msg = JSON.parse(e.data);
+          if (msg.type === "occupancy" && !stopped) {
+            setOccupancy(msg.nodes || {});
+            setLive("live");
+            stopPolling();
+          }
+        } catch {
+          /* not ours */
+        }
+      };
+      socket.onclose = (e) => {
+        socket = null;
+        if (stopped) return;
+        setLive((l) => (l === "live" ? "stale" : l));
+        load();
+        startPolling();
+        if (e.code === 4401 || e.code === 4404) return; // signed out or no such journey: no retry
+        const wait = BACKOFF_MS[Math.min(opened ? 0 : attempt, BACKOFF_MS.length - 1)];
+        attempt += 1;
+        retry = setTimeout(connect, wait);
+      };
+    };
+    load();
+    if (status === "draft") setLive("polling");
+    else connect();
     return () => {
       stopped = true;
-      if (timer !== null) clearInterval(timer);
+      stopPolling();
+      if (retry !== null) clearTimeout(retry);
       if (socket) {
         socket.onclose = null;
-        socket.onerror = null;
         socket.close();
       }
+    };
+  }, [journey.id, status]);
+
+  // Historical figures for the chosen time frame (GET .../stats), again every 30 s, and the
+  // stuck users (GET .../stuck) every 30 s; a draft has neither.
+  const timeZone = boot.project.timezone || "UTC";
+  const range = useMemo(() => frameRange(frame.preset, { from: frame.from, to: frame.to, timeZone }), [frame, timeZone]);
+  useEffect(() => {
+    if (status === "draft" || range.error) return undefined;
+    let stopped = false;
+    const load = () =>
+      call("GET", `journeys/${journey.id}/stats${frameQuery(range)}`)
+        .then((r) => {
+          if (stopped) return;
+          setStats(r);
+          setStatsError(null);
+        })
+        .catch((err) => {
+          if (stopped) return;
+          const b = err.body || {};
+          setStatsError((b.from || b.to || [])[0] || `The figures could not be loaded (${err.message}).`);
+        });
+    load();
+    const t = setInterval(load, STUCK_MS);
+    return () => {
+      stopped = true;
+      clearInterval(t);
+    };
+  }, [journey.id, status, range]);
+  useEffect(() => {
+    if (status === "draft") return undefined;
+    let stopped = false;
+    const load = () =>
+      call("GET", `journeys/${journey.id}/stuck`)
+        .then((r) => !stopped && setStuck(r))
+        .catch(() => {});
+    load();
+    const t = setInterval(load, STUCK_MS);
+    return () => {
+      stopped = true;
+      clearInterval(t);
     };
   }, [journey.id, status]);
 
@@ -734,18 +821,34 @@ function Builder({ boot }) {
     const out = nodes.map((n) => {
       const users = occupancy[n.id] || 0;
       const errs = byBlock.out[n.id];
+      const figures = stats?.nodes?.[n.id] || null;
+      const waiting = stuck?.nodes?.[n.id] || null;
       const hit = cache.get(n.id);
-      if (hit && hit.node === n && hit.users === users && hit.errs === errs && hit.readOnly === readOnly && hit.rename === rename) {
+      if (
+        hit &&
+        hit.node === n &&
+        hit.users === users &&
+        hit.errs === errs &&
+        hit.readOnly === readOnly &&
+        hit.rename === rename &&
+        hit.figures === figures &&
+        hit.waiting === waiting
+      ) {
         next.set(n.id, hit);
         return hit.view;
       }
-      const view = { ...n, data: { ...n.data, kind: kinds[n.data.block.type], users, errors: errs, readOnly, onRename: rename } };
-      next.set(n.id, { node: n, users, errs, readOnly, rename, view });
+      const kind = kinds[n.data.block.type];
+      // Details pages exist for the blocks of the live version (the stats list exactly those).
+      const page = kind?.category === "segment" || n.data.isEntry ? "segment" : kind?.category === "message" ? "campaign" : null;
+      const detailsUrl = figures && page && status !== "draft" ? `/journeys/${journey.id}/blocks/${encodeURIComponent(n.id)}/${page}` : null;
+      const stuckUrl = waiting?.stuck ? `/journeys/${journey.id}/report#stuck-h` : null;
+      const view = { ...n, data: { ...n.data, kind, users, errors: errs, readOnly, onRename: rename, figures, waiting, detailsUrl, stuckUrl } };
+      next.set(n.id, { node: n, users, errs, readOnly, rename, figures, waiting, view });
       return view;
     });
     viewCache.current = next;
     return out;
-  }, [nodes, kinds, occupancy, byBlock, readOnly, rename]);
+  }, [nodes, kinds, occupancy, byBlock, readOnly, rename, stats, stuck, status, journey.id]);
 
   const makeEntry = useCallback(
     (id) => {
@@ -884,6 +987,19 @@ function Builder({ boot }) {
         </div>
       )}
 
+      {status !== "draft" && (
+        <StatsBar
+          frame={frame}
+          onFrame={setFrame}
+          frameError={range.error}
+          stats={stats}
+          statsError={statsError}
+          live={live}
+          timeZone={timeZone}
+          reportUrl={`/journeys/${journey.id}/report`}
+          stuckTotal={stuck?.total_stuck || 0}
+        />
+      )}
       <div className="builder-body">
         {!readOnly && (
           <nav className="palette" aria-label="Blocks">

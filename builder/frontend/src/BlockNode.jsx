@@ -2,9 +2,26 @@
 import { memo, useEffect, useRef, useState } from "react";
 import { Handle, Position, useUpdateNodeInternals } from "@xyflow/react";
 import { outHandles, summarize } from "./model.js";
+import { figure } from "./frames.js";
+
+// How many users went out of a handle in the time frame: a segment's yes / no, a Split's branches.
+function handleCount(figures, id) {
+  if (!figures) return null;
+  if (figures.branches && id in figures.branches) return figures.branches[id];
+  if ((id === "yes" || id === "no") && typeof figures[id] === "number") return figures[id];
+  return null;
+}
+
+function wait(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
+}
 
 function BlockNodeView({ id, data, selected }) {
-  const { block, kind, isEntry, users, errors, readOnly, onRename } = data;
+  const { block, kind, isEntry, users, errors, readOnly, onRename, figures, waiting, detailsUrl, stuckUrl } = data;
   const [editing, setEditing] = useState(false);
   const kindLabel = kind?.label || block.type;
   const title = block.label || kindLabel;
@@ -21,6 +38,16 @@ function BlockNodeView({ id, data, selected }) {
     updateInternals(id);
   }, [id, handleKey, updateInternals]);
   const category = kind?.category || "flow";
+  const reachedWord = isEntry ? "Entered" : category === "segment" ? "Evaluated" : category === "message" ? "Reached" : "Entered";
+  const exits = figures
+    ? [
+        ["Goal Met", figures.goal_met],
+        ["Completed", figures.completed],
+        ["Time Out", figures.time_out],
+      ].filter(([, v]) => v !== null && v !== undefined)
+    : [];
+  const figureText = figures ? `${reachedWord} ${figure(figures.entered)}` : "";
+  const exitText = exits.length ? `Exits: ${exits.map(([k, v]) => `${k} ${figure(v)}`).join(" · ")}` : "";
   return (
     <div
       role="group"
@@ -58,6 +85,35 @@ function BlockNodeView({ id, data, selected }) {
         </div>
       )}
       <div className="block-summary">{summary}</div>
+      {figures && (
+        <div className="block-stats">
+          {detailsUrl ? (
+            <a className="block-figures nodrag" href={detailsUrl} title={`Open the ${category === "message" ? "campaign" : "segment"} details`}>
+              {figureText}
+              {exitText && <span className="block-exits">{exitText}</span>}
+            </a>
+          ) : (
+            <span className="block-figures">
+              {figureText}
+              {exitText && <span className="block-exits">{exitText}</span>}
+            </span>
+          )}
+          {detailsUrl && (
+            <a className="block-details nodrag" href={detailsUrl}>
+              Details
+            </a>
+          )}
+        </div>
+      )}
+      {stuckUrl && (
+        <a
+          className="block-stuck nodrag"
+          href={stuckUrl}
+          title={`Waiting longest: ${wait(waiting.longest_wait_seconds)}; this block should take ${waiting.expected_seconds === null ? "no set time" : wait(waiting.expected_seconds)}`}
+        >
+          ⚠ {waiting.stuck} stuck: waiting longer than expected
+        </a>
+      )}
       {errors?.length ? (
         <div className="block-errors">
           ⚠ {errors.length === 1 ? errors[0] : `${errors.length} problems: ${errors[0]}`}
@@ -75,9 +131,10 @@ function BlockNodeView({ id, data, selected }) {
               className={`handle-out handle-${h.id}`}
               style={{ left }}
             />
-            {many && (
+            {(many || handleCount(figures, h.id) !== null) && (
               <span className={`handle-name handle-name-${h.id}`} style={{ left }} aria-hidden="true">
                 {h.name}
+                {handleCount(figures, h.id) !== null && <b className="handle-count">{` ${figure(handleCount(figures, h.id))}`}</b>}
               </span>
             )}
           </div>

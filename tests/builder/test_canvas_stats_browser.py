@@ -1,0 +1,193 @@
+"""The stats overlay on the canvas in a real Chromium: live counts without a reload, the
+time-frame picker and the journey summary, per-block figures, details pages and stuck users."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from builder import services as builder_services
+from builder.models import Journey
+from engine.models import Enrollment, Project
+from engine.work import run_inline
+from tests.builder import test_canvas_browser as canvas
+from tests.builder.test_canvas_browser import (
+    api_get,
+    block,
+    cart_definition,
+    send_events,
+    shot,
+    wait_for,
+)
+from tests.factories import ProfileFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# The canvas tests' fixtures: one Chromium per module, pages signed in as a member.
+browser = canvas.browser
+open_as = canvas.open_as
+
+
+def live_cart(project: Project, user: Any) -> Journey:
+    journey = builder_services.journey_create(
+        project=project, user=user, name="Cart abandonment", definition=cart_definition()
+    )
+    return builder_services.journey_publish(journey=journey, user=user)
+
+
+def enroll(journey: Journey, profile_id: str, *, node: str, entered: Any, **extra: Any) -> Any:
+    assert journey.live_version is not None
+    fields: dict[str, Any] = {
+        "project": journey.project,
+        "journey": journey,
+        "version": journey.live_version,
+        "profile": ProfileFactory(project=journey.project, external_id=profile_id),
+        "node": node,
+        "state": Enrollment.State.ACTIVE,
+        "entered_at": entered,
+        "node_entered_at": entered,
+    }
+    fields.update(extra)
+    return Enrollment.objects.create(**fields)
+
+
+def summary(page: Any) -> dict[str, str]:
+    """The journey summary above the canvas as {term: value}."""
+    box = page.get_by_role("region", name="Journey stats")
+    terms = box.locator("dt").all_inner_texts()
+    values = box.locator("dd").all_inner_texts()
+    return {t.strip().title(): v.strip() for t, v in zip(terms, values, strict=True)}
+
+
+def summary_is(page: Any, term: str, value: str) -> dict[str, str]:
+    got = wait_for(lambda: (s := summary(page)).get(term) == value and s, timeout=15)
+    assert got, summary(page)
+    return got
+
+
+def test_a_block_count_changes_live_while_events_come_in_without_a_reload(
+    open_as: Callable[..., Any], marketer: Any, project: Project, live_server: Any
+) -> None:
+    journey = live_cart(project, marketer)
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    wait = block(page, "Wait an hour")
+    wait.filter(has_text="0 users").wait_for()
+    summary_is(page, "Entry", "0")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    send_events(live_server, project, [{"profile_id": "u-42", "name": "Added To Cart"}])
+    run_inline("pending", (project.pk,))  # what the worker does with the new events
+    moved = time.monotonic()
+    assert wait_for(
+        lambda: api_get(page, f"/api/v1/journeys/{journey.pk}/occupancy")["nodes"]["wait"] == 1
+    )
+    wait.filter(has_text="1 user").wait_for(timeout=10_000)
+    seen_after = time.monotonic() - moved
+    # The test server has no websocket: the canvas falls back to the occupancy API every 2 s
+    # (plus the test database's latency), and says so.
+    assert seen_after < 4.5, seen_after
+    assert page.evaluate("window.__sameDocument === true")
+    page.get_by_role("status").filter(has_text="Live numbers (refreshed every 2 s)").wait_for()
+    # The historical figures follow within their 30 s refresh; a frame change asks at once.
+    page.get_by_label("Time frame").select_option("today")
+    summary_is(page, "Entry", "1")
+    block(page, "Cart").filter(has_text="Entered 1").wait_for()
+    shot(page, "canvas-live-count")
+
+
+def test_the_numbers_are_marked_stale_while_the_server_cannot_be_reached(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = live_cart(project, marketer)
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    status = page.get_by_role("status").filter(has_text="Live numbers")
+    status.filter(has_text="refreshed every 2 s").wait_for()
+    page.route(re.compile(r".*/occupancy$"), lambda route: route.abort())
+    page.get_by_text("Live numbers paused — reconnecting…").wait_for(timeout=10_000)
+    shot(page, "canvas-live-paused")
+    page.unroute(re.compile(r".*/occupancy$"))
+    status.filter(has_text="refreshed every 2 s").wait_for(timeout=10_000)
+    assert page.get_by_text("Live numbers paused").count() == 0
+
+
+def test_the_time_frame_picker_changes_the_summary_and_the_block_figures(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    journey = live_cart(project, marketer)
+    now = timezone.now()
+    # One user entered 10 days ago and met the goal at the push a day later; one today.
+    enroll(
+        journey,
+        "old",
+        node="push1",
+        entered=now - timedelta(days=10),
+        state=Enrollment.State.EXITED,
+        exited_at=now - timedelta(days=9),
+        exit_reason="goal_met",
+        exit_node="push1",
+    )
+    enroll(journey, "new", node="wait", entered=now - timedelta(minutes=5))
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    frame = page.get_by_label("Time frame")
+    assert frame.input_value() == "all"
+    got = summary_is(page, "Entry", "2")
+    assert got == {"Entry": "2", "Goal Met": "1", "Time Out": "0", "Conversion %": "50 %"}
+    block(page, "Cart").filter(has_text="Entered 2").wait_for()
+    push = block(page, "Mobile Push")
+    push.filter(has_text="Goal Met 1").wait_for()
+    shot(page, "canvas-stats-all-time")
+
+    frame.select_option("today")
+    got = summary_is(page, "Entry", "1")
+    assert got == {"Entry": "1", "Goal Met": "0", "Time Out": "0", "Conversion %": "0 %"}
+    push.filter(has_text="Goal Met 0").wait_for()
+
+    frame.select_option("custom")
+    ten_days_ago = (now - timedelta(days=10)).date().isoformat()
+    page.get_by_label("From", exact=True).fill(ten_days_ago)
+    page.get_by_label("To", exact=True).fill(ten_days_ago)
+    got = wait_for(
+        lambda: (s := summary(page)).get("Goal Met") == "0" and s.get("Entry") == "1" and s
+    )
+    page.get_by_label("To", exact=True).fill((now - timedelta(days=9)).date().isoformat())
+    got = summary_is(page, "Goal Met", "1")
+    assert got["Conversion %"] == "100 %"
+    # Dates out of order are refused where they are typed, not sent.
+    page.get_by_label("To", exact=True).fill((now - timedelta(days=20)).date().isoformat())
+    page.get_by_role("alert").filter(has_text="The To date is before the From date").wait_for()
+
+
+def test_details_open_from_a_segment_and_a_message_block_and_stuck_users_are_flagged(
+    open_as: Callable[..., Any], viewer: Any, marketer: Any, project: Project
+) -> None:
+    journey = live_cart(project, marketer)
+    # Waiting at a one-hour delay for three hours: stuck.
+    enroll(journey, "late", node="wait", entered=timezone.now() - timedelta(hours=3))
+    page = open_as(viewer, f"/journeys/{journey.pk}/")  # any member, read-only
+    wait = block(page, "Wait an hour")
+    stuck = wait.get_by_role("link", name=re.compile("1 stuck"))
+    stuck.wait_for()
+    assert stuck.get_attribute("href") == f"/journeys/{journey.pk}/report#stuck-h"
+    assert page.get_by_role("link", name="⚠ 1 stuck", exact=True).count() == 1  # the total, in the bar
+    assert page.get_by_role("button", name="Publish").count() == 0  # still read-only
+    shot(page, "canvas-stuck-and-details")
+
+    bought = block(page, "Bought?")
+    bought.get_by_role("link", name="Details").click()
+    page.wait_for_url(f"**/journeys/{journey.pk}/blocks/paid/segment")
+    assert "Bought?" in page.content()
+    page.go_back()
+    block(page, "Mobile Push").get_by_role("link", name="Details").click()
+    page.wait_for_url(f"**/journeys/{journey.pk}/blocks/push1/campaign")
+    page.go_back()
+    # The figure itself is a way in too; a delay block has no details page.
+    block(page, "Cart").get_by_role("link", name=re.compile("^Entered")).click()
+    page.wait_for_url(f"**/journeys/{journey.pk}/blocks/entry/segment")
+    page.go_back()
+    assert block(page, "Wait an hour").get_by_role("link", name="Details").count() == 0
