@@ -46,9 +46,11 @@ typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## bench: ingest benchmark on PostgreSQL (DATABASE_URL must point at one)
+## bench: every benchmark in bench/ on PostgreSQL (DATABASE_URL must point at one; REDIS_URL
+## for bench/engine.py), then one table: figure, baseline from the same run, ratio, goal.
+## BENCH_ONLY=segments,ingest runs only those.
 bench: $(VENV)/.installed-dev
-	$(PY) bench/ingest.py
+	$(PY) bench/run.py
 
 ## frontend: rebuild the canvas bundle (static/builder/) from builder/frontend/ with npm and esbuild
 frontend:

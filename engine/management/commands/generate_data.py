@@ -192,6 +192,7 @@ class Command(BaseCommand):
         rebuild: bool,
     ) -> None:
         table = Event._meta.db_table
+        started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             definitions: list[str] = []
             if rebuild:
@@ -214,6 +215,9 @@ class Command(BaseCommand):
                 for rows in self._event_rows(ids, count, days, rng, now):
                     for pid, name, ts, properties, client in rows:
                         copy.write_row((project.id, pid, name, ts, properties, client, ts))
+            self.stdout.write(f"events copied in {time.perf_counter() - started:.1f} s")
+            if definitions:
+                cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for definition in definitions:
                 self.stdout.write(f"rebuilding: {definition}")
                 cursor.execute(definition)

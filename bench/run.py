@@ -1,0 +1,61 @@
+"""``make bench``: runs every benchmark in bench/ and prints one table of their figures.
+
+Each benchmark runs as its own process with the environment given (DATABASE_URL, and
+REDIS_URL for bench/engine.py). A benchmark reports table rows by printing lines
+``BENCH<TAB>figure<TAB>value<TAB>baseline<TAB>ratio<TAB>goal`` (bench/segments.py does);
+for one that prints none yet, the table shows its exit status and the rest of its
+output stays above the table. ``BENCH_ONLY=segments,ingest`` runs only those.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NOT_BENCHMARKS = {"common.py", "run.py"}
+
+
+def main() -> int:
+    only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+    scripts = [
+        path
+        for path in sorted(HERE.glob("*.py"))
+        if path.name not in NOT_BENCHMARKS and (not only or path.stem in only)
+    ]
+    rows: list[list[str]] = []
+    failed = 0
+    for script in scripts:
+        print(f"=== bench/{script.name}", flush=True)
+        process = subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=HERE.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        reported = 0
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("BENCH\t"):
+                rows.append((line.rstrip("\n").split("\t")[1:] + [""] * 5)[:5])
+                reported += 1
+        status = process.wait()
+        if status:
+            failed += 1
+        if status or not reported:
+            outcome = f"exit {status}" if status else "ran; no BENCH rows (figures above)"
+            rows.append([f"{script.stem}: {outcome}", "", "", "", ""])
+    header = ["figure", "value", "baseline (same run)", "ratio", "goal"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    print()
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
