@@ -278,7 +278,7 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
                 "node": node,
                 "label": _block_label(shape.blocks.get(node), node),
                 **s,
-                "longest": selectors.duration_words(s["longest_wait_seconds"] or 0),
+                "longest": selectors.duration_words(s["longest_wait_seconds"] or 0, units=2),
                 "expected": (
                     selectors.duration_words(s["expected_seconds"])
                     if s["expected_seconds"] is not None
@@ -347,6 +347,7 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
         conversion_name=conversion_name,
         rows=rows,
         stuck=stuck,
+        grace=selectors.duration_words(stuck["grace_seconds"]),
         stuck_rows=stuck_rows,
         chart_days=json.dumps([d["day"].isoformat() for d in series["days"]]),
         chart_entries=json.dumps([d["entries"] for d in series["days"]]),

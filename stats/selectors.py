@@ -649,8 +649,9 @@ def campaign_report(
 # -- plain words for a segment block's condition --------------------------------------------
 
 
-def duration_words(value: Any) -> str:
-    """ "2 hours", "1 day 6 hours" for an ISO 8601 duration or a number of seconds."""
+def duration_words(value: Any, units: int = 4) -> str:
+    """Words for an ISO 8601 duration or a number of seconds ("1 day 6 hours"): at most
+    ``units`` units, the largest first."""
     from django.utils.dateparse import parse_duration
 
     if isinstance(value, int | float):
@@ -665,7 +666,7 @@ def duration_words(value: Any) -> str:
         n, seconds = divmod(seconds, size)
         if n:
             parts.append(f"{n} {name}{'s' if n != 1 else ''}")
-    return " ".join(parts) or "0 seconds"
+    return " ".join(parts[:units]) or "0 seconds"
 
 
 def _where_words(where: Any) -> str:
@@ -725,7 +726,7 @@ def condition_words(raw: Mapping[str, Any]) -> str:
 
 def segment_branches(*, journey: Journey, node: str, frame: Any) -> dict[str, int]:
     """Users who left the block by each branch in the frame (step log, one grouped query)."""
-    return dict(
+    counts = dict(
         Step.objects.filter(frame.q("entered_at"), journey=journey, node=node)
         .exclude(branch="")
         .order_by()
@@ -733,6 +734,8 @@ def segment_branches(*, journey: Journey, node: str, frame: Any) -> dict[str, in
         .annotate(n=Count("id"))
         .values_list("branch", "n")
     )
+    first = {"yes": 0, "no": 1}
+    return dict(sorted(counts.items(), key=lambda kv: (first.get(kv[0], 2), kv[0])))
 
 
 FAILURE_SAMPLE = 20

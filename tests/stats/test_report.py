@@ -227,6 +227,8 @@ def test_the_report_lists_stuck_users_with_links(engine: Engine, marketer: Any) 
     engine.clock.shift(timedelta(hours=3))
     html = browser(marketer).get(f"/journeys/{journey.pk}/report").content.decode()
     assert "1 stuck" in html
+    assert "more than 5 minutes longer than the block should take" in html
+    assert "3 hours 1 minute" in html  # the longest wait, in words
     assert 'href="/profiles/u1/"' in html
 
 
