@@ -132,7 +132,14 @@ def test_the_time_frame_picker_changes_the_summary_and_the_block_figures(
         exit_reason="goal_met",
         exit_node="push1",
     )
-    enroll(journey, "new", node="wait", entered=now - timedelta(minutes=5))
+    enroll(
+        journey,
+        "new",
+        node="wait",
+        entered=now - timedelta(minutes=5),
+        node_state=Enrollment.NodeState.WAITING,
+        wake_at=now + timedelta(minutes=55),
+    )
     page = open_as(marketer, f"/journeys/{journey.pk}/")
     frame = page.get_by_label("Time frame")
     assert frame.input_value() == "all"
@@ -141,6 +148,7 @@ def test_the_time_frame_picker_changes_the_summary_and_the_block_figures(
     block(page, "Cart").filter(has_text="Entered 2").wait_for()
     push = block(page, "Mobile Push")
     push.filter(has_text="Goal Met 1").wait_for()
+    assert block(page, "Wait an hour").get_by_text("stuck").count() == 0  # 5 of its 60 min
     shot(page, "canvas-stats-all-time")
 
     frame.select_option("today")
@@ -168,13 +176,24 @@ def test_details_open_from_a_segment_and_a_message_block_and_stuck_users_are_fla
 ) -> None:
     journey = live_cart(project, marketer)
     # Waiting at a one-hour delay for three hours: stuck.
-    enroll(journey, "late", node="wait", entered=timezone.now() - timedelta(hours=3))
+    three_hours_ago = timezone.now() - timedelta(hours=3)
+    enroll(
+        journey,
+        "late",
+        node="wait",
+        entered=three_hours_ago,
+        node_state=Enrollment.NodeState.WAITING,
+        wake_at=three_hours_ago + timedelta(hours=1),
+    )
     page = open_as(viewer, f"/journeys/{journey.pk}/")  # any member, read-only
     wait = block(page, "Wait an hour")
     stuck = wait.get_by_role("link", name=re.compile("1 stuck"))
     stuck.wait_for()
+    assert "waited 3 h, expected 1 h" in stuck.inner_text()
     assert stuck.get_attribute("href") == f"/journeys/{journey.pk}/report#stuck-h"
-    assert page.get_by_role("link", name="⚠ 1 stuck", exact=True).count() == 1  # the total, in the bar
+    assert (
+        page.get_by_role("link", name="⚠ 1 stuck", exact=True).count() == 1
+    )  # the total, in the bar
     assert page.get_by_role("button", name="Publish").count() == 0  # still read-only
     shot(page, "canvas-stuck-and-details")
 

@@ -42,7 +42,7 @@ const POLL_MS = 2000; // occupancy API while the socket is down
 const STUCK_MS = 30000; // stuck users and the historical figures
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000]; // socket reconnects
 const NODE_W = 240;
-const NODE_H = 84;
+const NODE_H = 120; // with the stats line and a stuck flag
 
 function strip(nodes, edges) {
   // Selection is not history: snapshots keep what the journey is, not what is selected.

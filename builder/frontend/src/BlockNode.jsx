@@ -15,7 +15,7 @@ function handleCount(figures, id) {
 function wait(seconds) {
   if (seconds === null || seconds === undefined) return "";
   if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
   return `${Math.round(seconds / 86400)} days`;
 }
@@ -47,7 +47,13 @@ function BlockNodeView({ id, data, selected }) {
       ].filter(([, v]) => v !== null && v !== undefined)
     : [];
   const figureText = figures ? `${reachedWord} ${figure(figures.entered)}` : "";
-  const exitText = exits.length ? `Exits: ${exits.map(([k, v]) => `${k} ${figure(v)}`).join(" · ")}` : "";
+  const exitText = exits.map(([k, v]) => `${k} ${figure(v)}`).join(" · ");
+  const statsText = [figureText, exitText].filter(Boolean).join(" · ");
+  const statItems = [figureText, ...exits.map(([k, v]) => `${k} ${figure(v)}`)].map((t, i) => (
+    <span key={t} className="stat">
+      {i ? ` · ${t}` : t}
+    </span>
+  ));
   return (
     <div
       role="group"
@@ -80,24 +86,10 @@ function BlockNodeView({ id, data, selected }) {
           }}
         />
       ) : (
-        <div className="block-title" onDoubleClick={() => !readOnly && setEditing(true)} title={readOnly ? undefined : "Double-click to rename"}>
-          {title}
-        </div>
-      )}
-      <div className="block-summary">{summary}</div>
-      {figures && (
-        <div className="block-stats">
-          {detailsUrl ? (
-            <a className="block-figures nodrag" href={detailsUrl} title={`Open the ${category === "message" ? "campaign" : "segment"} details`}>
-              {figureText}
-              {exitText && <span className="block-exits">{exitText}</span>}
-            </a>
-          ) : (
-            <span className="block-figures">
-              {figureText}
-              {exitText && <span className="block-exits">{exitText}</span>}
-            </span>
-          )}
+        <div className="block-title-row">
+          <div className="block-title" onDoubleClick={() => !readOnly && setEditing(true)} title={readOnly ? undefined : "Double-click to rename"}>
+            {title}
+          </div>
           {detailsUrl && (
             <a className="block-details nodrag" href={detailsUrl}>
               Details
@@ -105,13 +97,24 @@ function BlockNodeView({ id, data, selected }) {
           )}
         </div>
       )}
+      <div className="block-summary">{summary}</div>
+      {figures &&
+        (detailsUrl ? (
+          <a className="block-stats nodrag" href={detailsUrl} title={`${statsText}: open the ${category === "message" ? "campaign" : "segment"} details`}>
+            {statItems}
+          </a>
+        ) : (
+          <div className="block-stats" title={statsText}>
+            {statItems}
+          </div>
+        ))}
       {stuckUrl && (
         <a
           className="block-stuck nodrag"
           href={stuckUrl}
           title={`Waiting longest: ${wait(waiting.longest_wait_seconds)}; this block should take ${waiting.expected_seconds === null ? "no set time" : wait(waiting.expected_seconds)}`}
         >
-          ⚠ {waiting.stuck} stuck: waiting longer than expected
+          ⚠ {waiting.stuck} stuck: waited {wait(waiting.longest_wait_seconds)}, expected {waiting.expected_seconds === null ? "no limit" : wait(waiting.expected_seconds)}
         </a>
       )}
       {errors?.length ? (
