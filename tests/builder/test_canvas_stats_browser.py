@@ -3,13 +3,24 @@ time-frame picker and the journey summary, per-block figures, details pages and 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from builder import services as builder_services
@@ -26,6 +37,9 @@ from tests.builder.test_canvas_browser import (
     wait_for,
 )
 from tests.factories import ProfileFactory
+from tests.stats.test_live_server import _test_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -210,3 +224,122 @@ def test_details_open_from_a_segment_and_a_message_block_and_stuck_users_are_fla
     page.wait_for_url(f"**/journeys/{journey.pk}/blocks/entry/segment")
     page.go_back()
     assert block(page, "Wait an hour").get_by_role("link", name="Details").count() == 0
+
+
+# --- over a real websocket: daphne in another process (PostgreSQL only) ------------------------
+
+
+class Daphne:
+    """The ASGI app under daphne on a fixed port, against the test database, with no
+    REDIS_URL (the embedded default); stopped and started again to play a server restart."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.tmp_path = tmp_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(
+            DJANGO_SETTINGS_MODULE="journeys_site.settings",
+            DATABASE_URL=_test_database_url(),
+            DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the test's session cookie is valid there
+            JOURNEYS_VAR_DIR=str(self.tmp_path / "var"),
+            PYTHONUNBUFFERED="1",
+        )
+        log = self.tmp_path / "daphne.log"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "daphne", "-b", "127.0.0.1"),
+                    *("-p", str(self.port), "journeys_site.asgi:application"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"daphne exited:\n{log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{self.base}/login/", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"daphne not up after 30 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def daphne(tmp_path: Path) -> Iterator[Daphne]:
+    server = Daphne(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(
+    not settings.DATABASE_IS_POSTGRES,
+    reason="needs DATABASE_URL=postgres://... (the server process shares the test database)",
+)
+def test_over_the_websocket_counts_arrive_within_2_s_and_survive_a_server_restart(
+    browser: Any, daphne: Daphne, marketer: Any, project: Project
+) -> None:
+    try:
+        journey = live_cart(project, marketer)
+        daphne.start()
+        client = Client()
+        client.force_login(marketer)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": daphne.base}]
+        )
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{daphne.base}/journeys/{journey.pk}/")
+        live = page.locator(".live-state")
+        page.locator(".live-live").wait_for()
+        assert live.inner_text().strip() == "Live numbers"
+        wait = block(page, "Wait an hour")
+        wait.filter(has_text="0 users").wait_for()
+
+        moved = time.monotonic()
+        enroll(journey, "u-1", node="wait", entered=timezone.now())  # as a worker would
+        wait.filter(has_text="1 user").wait_for(timeout=5_000)
+        assert time.monotonic() - moved < 2
+        shot(page, "canvas-websocket-live")
+
+        daphne.stop()  # a server restart
+        page.get_by_text("Live numbers paused — reconnecting…").wait_for(timeout=10_000)
+        shot(page, "canvas-websocket-paused")
+        daphne.start()
+        page.locator(".live-live").wait_for(timeout=40_000)  # reconnected by itself
+        assert page.get_by_text("Live numbers paused").count() == 0
+        enroll(journey, "u-2", node="wait", entered=timezone.now())
+        moved = time.monotonic()
+        wait.filter(has_text="2 users").wait_for(timeout=5_000)
+        assert time.monotonic() - moved < 2
+        context.close()
+    finally:
+        connection.close()  # the ORM's connection under Playwright's loop
