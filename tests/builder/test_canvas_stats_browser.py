@@ -73,10 +73,9 @@ def enroll(journey: Journey, profile_id: str, *, node: str, entered: Any, **extr
 
 def summary(page: Any) -> dict[str, str]:
     """The journey summary above the canvas as {term: value}."""
-    box = page.get_by_role("region", name="Journey stats")
-    terms = box.locator("dt").all_inner_texts()
-    values = box.locator("dd").all_inner_texts()
-    return {t.strip().title(): v.strip() for t, v in zip(terms, values, strict=True)}
+    items = page.get_by_role("region", name="Journey stats").locator(".summary-item")
+    pairs = [text.strip().split("\n", 1) for text in items.all_inner_texts()]
+    return {p[0].strip().title(): p[1].strip() for p in pairs if len(p) == 2}
 
 
 def summary_is(page: Any, term: str, value: str) -> dict[str, str]:

@@ -52,6 +52,13 @@ function strip(nodes, edges) {
   };
 }
 
+// The previous counts when nothing changed, so an unchanged poll re-renders nothing.
+function sameCounts(prev, next) {
+  const a = Object.keys(prev);
+  if (a.length !== Object.keys(next).length) return next;
+  return a.every((k) => prev[k] === next[k]) ? prev : next;
+}
+
 function isTyping(target) {
   const tag = target?.tagName;
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target?.isContentEditable;
@@ -319,7 +326,7 @@ function Builder({ boot }) {
       call("GET", `journeys/${journey.id}/occupancy`)
         .then((o) => {
           if (stopped) return;
-          setOccupancy(o.nodes || {});
+          setOccupancy((prev) => sameCounts(prev, o.nodes || {}));
           setLive((l) => (l === "live" ? l : "polling"));
         })
         .catch(() => !stopped && setLive((l) => (l === "live" ? l : "stale")));
@@ -350,7 +357,7 @@ function Builder({ boot }) {
         try {
           const msg = JSON.parse(e.data);
           if (msg.type === "occupancy" && !stopped) {
-            setOccupancy(msg.nodes || {});
+            setOccupancy((prev) => sameCounts(prev, msg.nodes || {}));
             setLive("live");
             stopPolling();
           }
@@ -388,6 +395,7 @@ function Builder({ boot }) {
   // stuck users (GET .../stuck) every 30 s; a draft has neither.
   const timeZone = boot.project.timezone || "UTC";
   const range = useMemo(() => frameRange(frame.preset, { from: frame.from, to: frame.to, timeZone }), [frame, timeZone]);
+  const reloadStats = useRef(() => {});
   useEffect(() => {
     if (status === "draft" || range.error) return undefined;
     let stopped = false;
@@ -404,12 +412,26 @@ function Builder({ boot }) {
           setStatsError((b.from || b.to || [])[0] || `The figures could not be loaded (${err.message}).`);
         });
     load();
+    reloadStats.current = load;
     const t = setInterval(load, STUCK_MS);
     return () => {
       stopped = true;
+      reloadStats.current = () => {};
       clearInterval(t);
     };
   }, [journey.id, status, range]);
+  // When users move (the live counts change), the figures follow a second later, at most
+  // once every 5 s, so a block's "Entered" keeps up with its "users now".
+  const lastStatsReload = useRef(0);
+  useEffect(() => {
+    if (status === "draft") return undefined;
+    const due = Math.max(1000, lastStatsReload.current + 5000 - Date.now());
+    const t = setTimeout(() => {
+      lastStatsReload.current = Date.now();
+      reloadStats.current();
+    }, due);
+    return () => clearTimeout(t);
+  }, [occupancy, status]);
   useEffect(() => {
     if (status === "draft") return undefined;
     let stopped = false;
