@@ -211,6 +211,11 @@ def test_details_open_from_a_segment_and_a_message_block_and_stuck_users_are_fla
     shot(page, "canvas-stuck-and-details")
 
     bought = block(page, "Bought?")
+    # Per-path counts under the yes / no handles, and in words for screen readers.
+    assert (
+        "Paths: yes 0, no 0"
+        in bought.get_by_role("link", name=re.compile("^Evaluated")).inner_text()
+    )
     bought.get_by_role("link", name="Details").click()
     page.wait_for_url(f"**/journeys/{journey.pk}/blocks/paid/segment")
     assert "Bought?" in page.content()

@@ -49,11 +49,17 @@ function BlockNodeView({ id, data, selected }) {
   const figureText = figures ? `${reachedWord} ${figure(figures.entered)}` : "";
   const exitText = exits.map(([k, v]) => `${k} ${figure(v)}`).join(" · ");
   const statsText = [figureText, exitText].filter(Boolean).join(" · ");
+  const pathText = handles
+    .filter((h) => handleCount(figures, h.id) !== null)
+    .map((h) => `${h.name} ${figure(handleCount(figures, h.id))}`)
+    .join(", ");
   const statItems = [figureText, ...exits.map(([k, v]) => `${k} ${figure(v)}`)].map((t, i) => (
     <span key={t} className="stat">
       {i ? ` · ${t}` : t}
     </span>
   ));
+  // The counts drawn under the handles are decoration; screen readers get them here.
+  if (pathText) statItems.push(<span key="paths" className="visually-hidden">{`. Paths: ${pathText}`}</span>);
   return (
     <div
       role="group"
