@@ -47,6 +47,7 @@ __all__ = [
     "project_zone",
     "segment_branches",
     "segment_report",
+    "stay_counts",
     "step_counts",
     "stuck_profiles",
 ]
@@ -178,31 +179,15 @@ def _pct(part: int | None, whole: int) -> float:
 def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
     """Entry, exits by reason and per-block figures over ``frame`` (a ``stats.frames.Frame``).
 
-    Four aggregate queries: enrollments (summary), exits by exit block, steps by block, and
-    users in the journey now by block. Availability follows PRODUCT §5 on the live version.
+    Entries and exits (``stay_counts``), steps by block and branch (``step_counts``), and
+    users in the journey now by block; on PostgreSQL the first two read hourly rollups. Availability follows PRODUCT §5 on the live version.
     """
     shape = journey_shape(journey)
     goals, conversion = shape.has_goals, shape.has_conversion_time
-    enrollments = Enrollment.objects.filter(journey=journey).order_by()
-    exited_in_frame = Q(state=EXITED) & frame.q("exited_at")
-
-    summary_row = enrollments.aggregate(
-        entry=Count("id", filter=Q(state__in=[ACTIVE, EXITED]) & frame.q("entered_at")),
-        goal_met=Count("id", filter=exited_in_frame & Q(exit_reason=GOAL_MET)),
-        time_out=Count("id", filter=exited_in_frame & Q(exit_reason=TIME_OUT)),
-        completed=Count("id", filter=exited_in_frame & Q(exit_reason=COMPLETED)),
-    )
-    exits: dict[str, dict[str, int]] = {
-        row["exit_node"]: row
-        for row in enrollments.filter(
-            exited_in_frame, exit_reason__in=[GOAL_MET, TIME_OUT, COMPLETED]
-        )
-        .values("exit_node")
-        .annotate(
-            goal_met=Count("id", filter=Q(exit_reason=GOAL_MET)),
-            time_out=Count("id", filter=Q(exit_reason=TIME_OUT)),
-            completed=Count("id", filter=Q(exit_reason=COMPLETED)),
-        )
+    entry_count, exits = stay_counts(journey=journey, frame=frame)
+    summary_row: dict[str, int] = {
+        "entry": entry_count,
+        **{str(r): sum(by.get(r, 0) for by in exits.values()) for r in EXIT_REASONS},
     }
     # Per block and branch taken (yes/no out of a segment block, a Split's named
     # branches, "" for one way out or an exit): one grouped query.
@@ -230,7 +215,7 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
         return value if shown else None
 
     entry = summary_row["entry"]
-    summary = {
+    summary: dict[str, Any] = {
         "entry": entry,
         "goal_met": available(summary_row["goal_met"], goals),
         "time_out": available(summary_row["time_out"], conversion),
@@ -288,14 +273,59 @@ def _fold(journey: Journey) -> None:
     is folding them now (the sum over fresh and settled rows is exact either way)."""
     from django.db import connection, transaction
 
-    from stats.models import StepHour
+    from stats.models import EnrollmentHour, StepHour
 
-    if not StepHour.objects.filter(journey_id=journey.pk, fresh=True).exists():
+    steps = StepHour.objects.filter(journey_id=journey.pk, fresh=True).exists()
+    stays = EnrollmentHour.objects.filter(journey_id=journey.pk, fresh=True).exists()
+    if not (steps or stays):
         return
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x57A7, journey.pk])
-        if cur.fetchone()[0]:
+        row = cur.fetchone()
+        if not (row and row[0]):
+            return
+        if steps:
             cur.execute(FOLD, {"journey": journey.pk})
+        if stays:
+            cur.execute(FOLD_STAYS, {"journey": journey.pk})
+
+
+def _hour_split(frame: Any) -> tuple[Any, Any, list[Any]] | None:
+    """The frame's whole UTC hours ``[inner_start, inner_end)`` (None: open) and the partial
+    hours at its edges as frames; None when the frame holds no whole hour."""
+    from stats.frames import Frame
+
+    start, end = frame.start, frame.end
+
+    def floor(moment: Any) -> Any:
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+    inner_start = None
+    if start is not None:
+        inner_start = floor(start) if start == floor(start) else floor(start) + timedelta(hours=1)
+    inner_end = None if end is None else floor(end)
+    if inner_start is not None and inner_end is not None and inner_start >= inner_end:
+        return None
+    edges = []
+    if start is not None and inner_start is not None and start < inner_start:
+        edges.append(Frame(start, inner_start))
+    if end is not None and inner_end is not None and inner_end < end:
+        edges.append(Frame(inner_end, end))
+    return inner_start, inner_end, edges
+
+
+def _rolled(qs: Any, inner_start: Any, inner_end: Any) -> Any:
+    if inner_start is not None:
+        qs = qs.filter(hour__gte=inner_start)
+    if inner_end is not None:
+        qs = qs.filter(hour__lt=inner_end)
+    return qs.order_by()
+
+
+def _use_rollups() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
 
 
 def step_counts(*, journey: Journey, frame: Any) -> list[tuple[str, str, int]]:
@@ -305,45 +335,88 @@ def step_counts(*, journey: Journey, frame: Any) -> list[tuple[str, str, int]]:
     (``stats.models.StepHour``, kept by triggers on the step log) and only the partial
     hours at its edges from the step log itself, so the cost follows the number of blocks
     and hours, not of steps. Elsewhere (SQLite) the step log is counted directly."""
-    from django.db import connection
-
-    from stats.frames import Frame
     from stats.models import StepHour
 
-    if connection.vendor != "postgresql":
+    split = _hour_split(frame) if _use_rollups() else None
+    if split is None:
         return _raw_step_counts(journey, frame)
-    start, end = frame.start, frame.end
-    hour = timedelta(hours=1)
-
-    def floor(moment: Any) -> Any:
-        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-    inner_start = (
-        None if start is None else floor(start) + (hour if start != floor(start) else timedelta(0))
-    )
-    inner_end = None if end is None else floor(end)
-    if inner_start is not None and inner_end is not None and inner_start >= inner_end:
-        return _raw_step_counts(journey, frame)
+    inner_start, inner_end, edges = split
     _fold(journey)
     totals: dict[tuple[str, str], int] = defaultdict(int)
-    rolled = StepHour.objects.filter(journey_id=journey.pk).order_by()
-    if inner_start is not None:
-        rolled = rolled.filter(hour__gte=inner_start)
-    if inner_end is not None:
-        rolled = rolled.filter(hour__lt=inner_end)
+    rolled = _rolled(StepHour.objects.filter(journey_id=journey.pk), inner_start, inner_end)
     for node, branch, n in (
         rolled.values("node", "branch").annotate(n=Sum("n")).values_list("node", "branch", "n")
     ):
         totals[(node, branch)] += int(n or 0)
-    edges = []
-    if start is not None and inner_start is not None and start < inner_start:
-        edges.append(Frame(start, inner_start))
-    if end is not None and inner_end is not None and inner_end < end:
-        edges.append(Frame(inner_end, end))
     for edge in edges:
         for node, branch, n in _raw_step_counts(journey, edge):
             totals[(node, branch)] += n
     return [(node, branch, n) for (node, branch), n in totals.items() if n]
+
+
+FOLD_STAYS = """
+WITH gone AS (
+    DELETE FROM stats_enrollmenthour WHERE journey_id = %(journey)s AND fresh
+    RETURNING kind, node, reason, hour, n
+)
+INSERT INTO stats_enrollmenthour (journey_id, kind, node, reason, hour, n, fresh)
+SELECT %(journey)s, kind, node, reason, hour, sum(n), false FROM gone
+GROUP BY kind, node, reason, hour ORDER BY kind, node, reason, hour
+ON CONFLICT (journey_id, kind, node, reason, hour) WHERE NOT fresh
+DO UPDATE SET n = stats_enrollmenthour.n + EXCLUDED.n
+"""
+
+EXIT_REASONS = (GOAL_MET, TIME_OUT, COMPLETED)
+
+
+def _raw_stay_counts(journey: Journey, frame: Any) -> tuple[int, dict[str, dict[str, int]]]:
+    enrollments = Enrollment.objects.filter(journey=journey).order_by()
+    entry = enrollments.filter(frame.q("entered_at"), state__in=[ACTIVE, EXITED]).count()
+    exits: dict[str, dict[str, int]] = defaultdict(dict)
+    for node, reason, n in (
+        enrollments.filter(frame.q("exited_at"), state=EXITED, exit_reason__in=EXIT_REASONS)
+        .values("exit_node", "exit_reason")
+        .annotate(n=Count("id"))
+        .values_list("exit_node", "exit_reason", "n")
+    ):
+        exits[node][reason] = n
+    return entry, dict(exits)
+
+
+def stay_counts(*, journey: Journey, frame: Any) -> tuple[int, dict[str, dict[str, int]]]:
+    """Entries in the frame, and exits in the frame by exit block and reason (Goal Met,
+    Time Out, Completed). On PostgreSQL whole hours come from ``EnrollmentHour`` and only
+    the partial edge hours from the enrollments themselves."""
+    from stats.models import EnrollmentHour
+
+    split = _hour_split(frame) if _use_rollups() else None
+    if split is None:
+        return _raw_stay_counts(journey, frame)
+    inner_start, inner_end, edges = split
+    _fold(journey)
+    entry = 0
+    exits: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rolled = _rolled(EnrollmentHour.objects.filter(journey_id=journey.pk), inner_start, inner_end)
+    for kind, node, reason, n in (
+        rolled.values("kind", "node", "reason")
+        .annotate(n=Sum("n"))
+        .values_list("kind", "node", "reason", "n")
+    ):
+        if kind == "entry":
+            entry += int(n or 0)
+        else:
+            exits[node][reason] += int(n or 0)
+    for edge in edges:
+        edge_entry, edge_exits = _raw_stay_counts(journey, edge)
+        entry += edge_entry
+        for node, reasons in edge_exits.items():
+            for reason, n in reasons.items():
+                exits[node][reason] += n
+    return entry, {
+        node: {reason: n for reason, n in by.items() if n}
+        for node, by in exits.items()
+        if any(by.values())
+    }
 
 
 # -- profiles and their timeline ------------------------------------------------------------
@@ -929,21 +1002,15 @@ def stuck_profiles(*, journey: Journey, node: str, now: Any = None) -> list[dict
 
 def journey_summary(*, journey: Journey, frame: Any) -> dict[str, Any]:
     """The journey's header figures (Entry, Goal Met or Completed, Time Out, Conversion %)
-    over the frame, as in ``journey_stats``'s summary, from one aggregate query on
-    enrollments (no step log read)."""
+    over the frame, as in ``journey_stats``'s summary, from the entries and exits
+    (``stay_counts``; no step log read)."""
     shape = journey_shape(journey)
     goals, conversion = shape.has_goals, shape.has_conversion_time
-    exited_in_frame = Q(state=EXITED) & frame.q("exited_at")
-    row = (
-        Enrollment.objects.filter(journey=journey)
-        .order_by()
-        .aggregate(
-            entry=Count("id", filter=Q(state__in=[ACTIVE, EXITED]) & frame.q("entered_at")),
-            goal_met=Count("id", filter=exited_in_frame & Q(exit_reason=GOAL_MET)),
-            time_out=Count("id", filter=exited_in_frame & Q(exit_reason=TIME_OUT)),
-            completed=Count("id", filter=exited_in_frame & Q(exit_reason=COMPLETED)),
-        )
-    )
+    entry_count, exits = stay_counts(journey=journey, frame=frame)
+    row: dict[str, int] = {
+        "entry": entry_count,
+        **{str(r): sum(by.get(r, 0) for by in exits.values()) for r in EXIT_REASONS},
+    }
     summary: dict[str, Any] = {
         "entry": row["entry"],
         "goal_met": row["goal_met"] if goals else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -84,3 +85,37 @@ def test_deleted_steps_leave_the_rollup(journey: Journey) -> None:
     Enrollment.objects.filter(journey=journey, profile__external_id="u1").delete()
     assert rolled(journey, Frame()) == raw(journey, Frame())
     assert rolled(journey, Frame())[("opened", "yes")] == 0
+
+
+def stays(journey: Journey, frame: Frame, *, rolled_up: bool) -> tuple[int, dict[str, Any]]:
+    if rolled_up:
+        return selectors.stay_counts(journey=journey, frame=frame)
+    return selectors._raw_stay_counts(journey, frame)
+
+
+@pytest.fixture
+def ended(engine: Engine) -> Journey:
+    """Stays that end by every reason the figures count: a goal, a time-out, and more."""
+    journey = engine.publish(GOALS_AND_CONVERSION)
+    for user in ("u1", "u2", "u3"):
+        engine.track(user, "Added To Cart")
+    engine.advance(minutes=40)
+    engine.track("u1", "Charged")  # goal met at "opened"
+    engine.advance(hours=3)
+    engine.track("u4", "Added To Cart")
+    engine.advance(days=1, minutes=10)  # u2, u3, u4 time out
+    engine.track("u5", "Added To Cart")
+    return journey
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_the_stay_rollup_counts_what_the_enrollments_count(ended: Journey, frame: Frame) -> None:
+    assert stays(ended, Frame(), rolled_up=False)[0] == 5
+    assert stays(ended, frame, rolled_up=True) == stays(ended, frame, rolled_up=False)
+
+
+def test_deleted_stays_leave_the_stay_rollup(ended: Journey) -> None:
+    stays(ended, Frame(), rolled_up=True)  # settle first
+    Enrollment.objects.filter(journey=ended, profile__external_id__in=["u1", "u2"]).delete()
+    assert stays(ended, Frame(), rolled_up=True) == stays(ended, Frame(), rolled_up=False)
+    assert stays(ended, Frame(), rolled_up=True)[0] == 3
