@@ -332,6 +332,7 @@ def test_over_the_websocket_counts_arrive_within_2_s_and_survive_a_server_restar
         enroll(journey, "u-1", node="wait", entered=timezone.now())  # as a worker would
         wait.filter(has_text="1 user").wait_for(timeout=5_000)
         assert time.monotonic() - moved < 2
+        wait.filter(has_text="Entered 1").wait_for(timeout=10_000)  # the figures follow
         shot(page, "canvas-websocket-live")
 
         daphne.stop()  # a server restart
