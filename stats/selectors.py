@@ -161,7 +161,7 @@ def journey_occupancy(*, journey: Journey, shape: JourneyShape | None = None) ->
     shape = shape or journey_shape(journey)
     nodes = dict.fromkeys(shape.block_ids, 0)
     for node, users in (
-        _active(journey).values("node").annotate(users=Count("id")).values_list("node", "users")
+        _active(journey).values("node").annotate(users=Count("*")).values_list("node", "users")
     ):
         nodes[node] = nodes.get(node, 0) + users
     return {"nodes": nodes, "total": sum(nodes.values())}
@@ -199,17 +199,23 @@ def journey_stats(*, journey: Journey, frame: Any) -> dict[str, Any]:
             steps[node][branch] += n
         if branch:
             per_branch[node][branch] = n
-    here: dict[str, dict[str, int]] = {
-        row["node"]: row
-        for row in _active(journey)
+    # Two grouped queries, each answered from its own partial index without reading the
+    # table: users at each block now (enrollment_occupancy), and those of them who have no
+    # step there yet (still at the block: the step is written when they leave; users
+    # parked at a path end, "done", already have theirs) and arrived in the frame
+    # (stats_enrollment_arrived, stats migration 0003).
+    here: dict[str, dict[str, int]] = defaultdict(lambda: {"current": 0, "arrived": 0})
+    for node, n in _active(journey).values("node").annotate(n=Count("*")).values_list("node", "n"):
+        here[node]["current"] = n
+    for node, n in (
+        _active(journey)
+        .filter(frame.q("node_entered_at"))
+        .exclude(node_state=DONE)
         .values("node")
-        .annotate(
-            current=Count("id"),
-            # Users still at a block have no step there yet (it is written when they
-            # leave); users parked at a path end ("done") already have theirs.
-            arrived=Count("id", filter=~Q(node_state=DONE) & frame.q("node_entered_at")),
-        )
-    }
+        .annotate(n=Count("*"))
+        .values_list("node", "n")
+    ):
+        here[node]["arrived"] = n
 
     def available(value: int, shown: bool) -> int | None:
         return value if shown else None
@@ -851,12 +857,9 @@ def campaign_recipients(*, journey: Journey, node: str, frame: Any) -> list[dict
 # -- the journey report: summary over time --------------------------------------------------
 
 
-def journey_series(*, journey: Journey, frame: Any) -> dict[str, Any]:
-    """Entries and conversions per day of the frame (project time zone): conversions are
-    Goal Met exits with goals set, else Completed exits (PRODUCT §5). Two grouped queries."""
-    shape = journey_shape(journey)
-    zone = project_zone(journey.project.timezone)
-    reason = GOAL_MET if shape.has_goals else COMPLETED
+def _raw_series(
+    journey: Journey, frame: Any, zone: tzinfo, reason: str
+) -> tuple[dict[date, int], dict[date, int]]:
     enrollments = Enrollment.objects.filter(journey=journey).order_by()
     entries = dict(
         enrollments.filter(frame.q("entered_at"), state__in=[ACTIVE, EXITED])
@@ -872,7 +875,56 @@ def journey_series(*, journey: Journey, frame: Any) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("day", "n")
     )
-    days = _days(frame, zone, [*entries, *conversions])
+    return entries, conversions
+
+
+def _whole_hour_zone(zone: tzinfo, frame: Any) -> bool:
+    """Whether the zone's days start on UTC hours over the frame (not +05:30 and the like)."""
+    moments = [m for m in (frame.start, frame.end, timezone.now()) if m is not None]
+    for moment in moments:
+        offset = moment.astimezone(zone).utcoffset()
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+    return True
+
+
+def journey_series(*, journey: Journey, frame: Any) -> dict[str, Any]:
+    """Entries and conversions per day of the frame (project time zone): conversions are
+    Goal Met exits with goals set, else Completed exits (PRODUCT §5). On PostgreSQL, for a
+    zone whose days start on whole hours, whole hours come from the hourly rollup and only
+    the frame's partial edge hours from the enrollments."""
+    from stats.models import EnrollmentHour
+
+    shape = journey_shape(journey)
+    zone = project_zone(journey.project.timezone)
+    reason = GOAL_MET if shape.has_goals else COMPLETED
+    split = _hour_split(frame) if _use_rollups() and _whole_hour_zone(zone, frame) else None
+    if split is None:
+        entries, conversions = _raw_series(journey, frame, zone, reason)
+    else:
+        inner_start, inner_end, edges = split
+        _fold(journey)
+        entries, conversions = defaultdict(int), defaultdict(int)
+        rolled = _rolled(
+            EnrollmentHour.objects.filter(journey_id=journey.pk).filter(
+                Q(kind="entry") | Q(kind="exit", reason=reason)
+            ),
+            inner_start,
+            inner_end,
+        )
+        for kind, hour, n in (
+            rolled.values("kind", "hour").annotate(n=Sum("n")).values_list("kind", "hour", "n")
+        ):
+            day = hour.astimezone(zone).date()
+            (entries if kind == "entry" else conversions)[day] += int(n or 0)
+        for edge in edges:
+            edge_entries, edge_conversions = _raw_series(journey, edge, zone, reason)
+            for d, n in edge_entries.items():
+                entries[d] += n
+            for d, n in edge_conversions.items():
+                conversions[d] += n
+    seen = [d for d, n in entries.items() if n] + [d for d, n in conversions.items() if n]
+    days = _days(frame, zone, seen)
     return {
         "conversion": "goal_met" if shape.has_goals else "completed",
         "days": [
