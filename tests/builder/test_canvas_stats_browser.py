@@ -351,3 +351,33 @@ def test_over_the_websocket_counts_arrive_within_2_s_and_survive_a_server_restar
         context.close()
     finally:
         connection.close()  # the ORM's connection under Playwright's loop
+
+
+def test_today_starts_at_midnight_in_the_projects_time_zone(
+    open_as: Callable[..., Any], marketer: Any, project: Project
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    project.timezone = "America/Los_Angeles"
+    project.save(update_fields=["timezone"])
+    journey = live_cart(project, marketer)
+    now = timezone.now()
+    midnight = now.astimezone(ZoneInfo(project.timezone)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    # One entered a minute before the project's day began, one a minute after: counted
+    # from UTC's midnight (8 hours away) both or neither would be "today".
+    for name, at in (("before", midnight - timedelta(minutes=1)), ("after", midnight)):
+        enroll(
+            journey,
+            name,
+            node="wait",
+            entered=at + timedelta(seconds=30),
+            node_state=Enrollment.NodeState.WAITING,
+            wake_at=now + timedelta(minutes=30),
+        )
+    page = open_as(marketer, f"/journeys/{journey.pk}/")
+    page.get_by_text("America/Los_Angeles", exact=True).wait_for()  # beside the picker
+    summary_is(page, "Entry", "2")
+    page.get_by_label("Time frame").select_option("today")
+    summary_becomes(page, {"Entry": "1", "Goal Met": "0", "Time Out": "0", "Conversion %": "0 %"})
