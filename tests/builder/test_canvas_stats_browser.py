@@ -185,6 +185,7 @@ def test_the_time_frame_picker_changes_the_summary_and_the_block_figures(
     # Dates out of order are refused where they are typed, not sent.
     page.get_by_label("To", exact=True).fill((now - timedelta(days=20)).date().isoformat())
     page.get_by_role("alert").filter(has_text="The To date is before the From date").wait_for()
+    assert push.locator(".block-stats").count() == 0  # no figures of another frame meanwhile
 
 
 def test_details_open_from_a_segment_and_a_message_block_and_stuck_users_are_flagged(

@@ -843,7 +843,7 @@ function Builder({ boot }) {
     const out = nodes.map((n) => {
       const users = occupancy[n.id] || 0;
       const errs = byBlock.out[n.id];
-      const figures = stats?.nodes?.[n.id] || null;
+      const figures = (!range.error && stats?.nodes?.[n.id]) || null; // none for a refused frame
       const waiting = stuck?.nodes?.[n.id] || null;
       const hit = cache.get(n.id);
       if (
@@ -870,7 +870,7 @@ function Builder({ boot }) {
     });
     viewCache.current = next;
     return out;
-  }, [nodes, kinds, occupancy, byBlock, readOnly, rename, stats, stuck, status, journey.id]);
+  }, [nodes, kinds, occupancy, byBlock, readOnly, rename, stats, stuck, status, journey.id, range.error]);
 
   const makeEntry = useCallback(
     (id) => {
