@@ -606,6 +606,47 @@ def block_get(shape: JourneyShape, node: str, category: str) -> Mapping[str, Any
     return raw
 
 
+def _raw_node_days(
+    journey: Journey, node: str, frame: Any, zone: tzinfo
+) -> dict[date, dict[str, int]]:
+    out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for day, branch, n in (
+        Step.objects.filter(frame.q("entered_at"), journey=journey, node=node)
+        .order_by()
+        .annotate(day=TruncDate("entered_at", tzinfo=zone))
+        .values("day", "branch")
+        .annotate(n=Count("id"))
+        .values_list("day", "branch", "n")
+    ):
+        out[day][branch] += n
+    return out
+
+
+def _node_days(journey: Journey, node: str, frame: Any, zone: tzinfo) -> dict[date, dict[str, int]]:
+    """Steps at one block per day (project zone) and branch; from the hourly rollup on
+    PostgreSQL for whole-hour zones (partial edge hours from the step log)."""
+    from stats.models import StepHour
+
+    split = _hour_split(frame) if _use_rollups() and _whole_hour_zone(zone, frame) else None
+    if split is None:
+        return _raw_node_days(journey, node, frame, zone)
+    inner_start, inner_end, edges = split
+    _fold(journey)
+    out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rolled = _rolled(
+        StepHour.objects.filter(journey_id=journey.pk, node=node), inner_start, inner_end
+    )
+    for branch, hour, n in (
+        rolled.values("branch", "hour").annotate(n=Sum("n")).values_list("branch", "hour", "n")
+    ):
+        out[hour.astimezone(zone).date()][branch] += int(n or 0)
+    for edge in edges:
+        for day, branches in _raw_node_days(journey, node, edge, zone).items():
+            for branch, n in branches.items():
+                out[day][branch] += n
+    return {d: dict(b) for d, b in out.items() if any(b.values())}
+
+
 def segment_report(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]:
     """A segment block of the live version: its definition, evaluated / yes / no per day
     (project time zone) over the frame, and the latest profiles that went yes."""
@@ -613,17 +654,14 @@ def segment_report(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]
     raw = block_get(shape, node, "segment")
     zone = project_zone(journey.project.timezone)
     steps = Step.objects.filter(frame.q("entered_at"), journey=journey, node=node).order_by()
-    rows = {
-        r["day"]: r
-        for r in steps.annotate(day=TruncDate("entered_at", tzinfo=zone))
-        .values("day")
-        .annotate(
-            evaluated=Count("id"),
-            yes=Count("id", filter=Q(outcome=Step.Outcome.YES)),
-            no=Count("id", filter=Q(outcome=Step.Outcome.NO)),
-        )
-    }
-    days = [
+    rows: dict[date, dict[str, int]] = {}
+    for day, branches in _node_days(journey, node, frame, zone).items():
+        rows[day] = {
+            "evaluated": sum(branches.values()),
+            "yes": branches.get("yes", 0),
+            "no": branches.get("no", 0),
+        }
+    days: list[dict[str, Any]] = [
         {
             "day": d,
             "evaluated": rows.get(d, {}).get("evaluated", 0),
@@ -651,7 +689,7 @@ def segment_report(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]
         "totals": {k: sum(int(d[k]) for d in days) for k in ("evaluated", "yes", "no")},
         "sample": sample,
         "condition": condition_words(raw),
-        "branches": segment_branches(journey=journey, node=node, frame=frame),
+        "branches": segment_branches(journey=journey, node=node, frame=frame, zone=zone),
     }
 
 
@@ -803,16 +841,16 @@ def condition_words(raw: Mapping[str, Any]) -> str:
     )
 
 
-def segment_branches(*, journey: Journey, node: str, frame: Any) -> dict[str, int]:
-    """Users who left the block by each branch in the frame (step log, one grouped query)."""
-    counts = dict(
-        Step.objects.filter(frame.q("entered_at"), journey=journey, node=node)
-        .exclude(branch="")
-        .order_by()
-        .values("branch")
-        .annotate(n=Count("id"))
-        .values_list("branch", "n")
-    )
+def segment_branches(
+    *, journey: Journey, node: str, frame: Any, zone: tzinfo | None = None
+) -> dict[str, int]:
+    """Users who left the block by each branch in the frame (steps by day and branch)."""
+    counts: dict[str, int] = defaultdict(int)
+    days = _node_days(journey, node, frame, zone or project_zone(journey.project.timezone))
+    for branches in days.values():
+        for branch, n in branches.items():
+            if branch:
+                counts[branch] += n
     first = {"yes": 0, "no": 1}
     return dict(sorted(counts.items(), key=lambda kv: (first.get(kv[0], 2), kv[0])))
 
