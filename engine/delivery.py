@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # A dead worker's claimed messages are sent again once their lease runs out; a live one
 # renews the lease of its batch every LEASE / 2, so one send (<= 10 s) never outlives it.
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=20)
 RELEASE_DELAY = timedelta(seconds=2)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=30)

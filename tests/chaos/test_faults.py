@@ -200,6 +200,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: senders reuse their connections
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -496,7 +498,13 @@ def test_users_end_where_the_journey_says_after_kills_and_restarts(world: dict[s
         states = final_states()
         done = sum(1 for state, _, _ in states.values() if state != "active")
         delivered = len({user for _, _, user in receiver.calls})
-        return len(states) == USERS and done == USERS and delivered >= USERS
+        with psycopg.connect(postgres.url(), connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM engine_message WHERE journey_id = %s AND status = 'sent'",
+                [journey["id"]],
+            ).fetchone()
+        recorded = row[0] if row else 0
+        return len(states) == USERS and done == USERS and delivered >= USERS and recorded == USERS
 
     try:
         wait_until(
