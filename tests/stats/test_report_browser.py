@@ -152,4 +152,9 @@ def test_a_viewer_opens_the_report_then_segment_and_campaign_details(
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     assert download.value.suggested_filename == f"journey-{journey.pk}-mail-campaign.csv"
+
+    # A recipient's link opens the builder's profile page, with that profile's timeline.
+    page.get_by_role("link", name="shopper-4").first.click()
+    page.wait_for_url("**/profiles/shopper-4/")
+    assert page.get_by_text("Cart rescue").first.is_visible()
     assert not [e for e in errors if "Content Security Policy" in e], errors
