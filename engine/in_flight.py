@@ -19,8 +19,8 @@ from engine.models import Enrollment, Step
 __all__ = [
     "candidates_cancel",
     "candidates_switch",
-    "enrollments_delete",
     "enrollments_at",
+    "enrollments_delete",
     "enrollments_exit",
     "enrollments_move",
     "enrollments_switch",
