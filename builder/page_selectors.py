@@ -16,7 +16,9 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from builder.models import Journey, JourneyVersion
-from engine.domain import block_type
+from engine.domain.words import EXIT_WORDS
+from engine.domain.words import kind_label as _kind_label
+from engine.domain.words import why_words as _why
 from engine.ingest import is_timezone
 from engine.models import Enrollment, Event, Membership, Profile, Project
 
@@ -204,72 +206,6 @@ def profile_search(*, project_id: int, q: str) -> dict[str, Any]:
     total = qs.count()
     profiles = list(qs.order_by("-updated_at", "-id")[:PROFILE_PAGE])
     return {"profiles": profiles, "matched": total, "shown": len(profiles)}
-
-
-EXIT_WORDS = {
-    "goal_met": "Reached the goal",
-    "time_out": "Ran out of conversion time",
-    "completed": "Completed the journey",
-    "stopped": "Journey was stopped",
-    "removed": "Removed when the journey changed",
-}
-
-
-OUTCOME_WORDS = {
-    "next": "Moved on",
-    "yes": "Matched, so took the yes path",
-    "no": "Did not match, so took the no path",
-    "exit": "Left the journey here",
-    "end": "Reached the end of this path",
-    "moved": "Moved when a new version was published",
-    "branch": "Took a named branch",
-}
-_SKIP = {"match", "window_days", "kind", "conditions", "reason", "goal", "entry", "met"}
-
-
-def _condition_words(condition: Mapping[str, Any]) -> str:
-    kind, event = condition.get("kind"), condition.get("event")
-    met = "yes" if condition.get("met") else "no"
-    if kind == "did":
-        count = condition.get("count")
-        times = f", {count} time{'s' if count != 1 else ''}" if count is not None else ""
-        total = f", total {condition['sum']}" if condition.get("sum") is not None else ""
-        return f"did {event}{times}{total} ({met})"
-    if kind == "did_not":
-        return f"did not do {event} ({met})"
-    if kind == "profile":
-        return f"profile {condition.get('property')} ({met})"
-    return f"{kind} ({met})"
-
-
-def _why(why: Any, path: str | None) -> str:
-    """Plain words for a step's outcome and the reason the engine recorded with it."""
-    parts: list[str] = [OUTCOME_WORDS.get(path, f"Took the “{path}” path")] if path else []
-    if not isinstance(why, Mapping):
-        return ". ".join(parts)
-    if why.get("reason"):
-        parts.append(EXIT_WORDS.get(str(why["reason"]), str(why["reason"]).replace("_", " ")))
-    if why.get("goal"):
-        parts.append(f"met the goal “{why['goal']}”")
-    if why.get("entry"):
-        parts.append(f"entered through the {_kind_label(why['entry']) or why['entry']} entry")
-    conditions = why.get("conditions")
-    if isinstance(conditions, list) and conditions:
-        window = why.get("window_days")
-        within = f" in the last {window} day{'s' if window != 1 else ''}" if window else ""
-        words = [_condition_words(c) for c in conditions if isinstance(c, Mapping)]
-        joiner = " and " if why.get("match", "all") == "all" else " or "
-        parts.append(f"checked{within}: {joiner.join(words)}")
-    for key, value in why.items():
-        if key in _SKIP or value in (None, "", [], {}) or isinstance(value, Mapping | list):
-            continue
-        parts.append(f"{str(key).replace('_', ' ')}: {value}")
-    return ". ".join(p[0].upper() + p[1:] for p in parts if p)
-
-
-def _kind_label(type_: Any) -> str:
-    kind = block_type(type_) if isinstance(type_, str) else None
-    return kind.label if kind is not None else ""
 
 
 def _block_labels(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], dict[str, str]]:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import delivery_admin  # noqa: F401  (registers MessageAdmin)
+from engine.domain.words import why_words
 from engine.models import (
     Enrollment,
     Event,
@@ -82,7 +83,7 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
                     e.entered_at.strftime("%Y-%m-%d %H:%M:%S") if e.entered_at else "-",
                     f"{e.exit_reason} at {e.exit_node}" if e.exit_reason else "-",
                     "; ".join(
-                        f"{st.node}: {st.outcome} {json.dumps(st.detail)[:120]}"
+                        f"{st.node}: {why_words(st.detail, st.outcome or None)}"[:300]
                         for st in reversed(steps.get(e.pk, [])[:5])
                     ),
                 )
@@ -91,7 +92,7 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
         )
         return format_html(
             "<table><tr><th>Journey</th><th>State</th><th>At block</th><th>Entered</th>"
-            "<th>Exit</th><th>Last steps (path, what the condition saw)</th></tr>{}</table>"
+            "<th>Exit</th><th>Last steps (path and why)</th></tr>{}</table>"
             "<p>Full timeline: <code>GET /api/v1/profiles/{}/timeline?project={}</code></p>",
             rows,
             profile.external_id,
