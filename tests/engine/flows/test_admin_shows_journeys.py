@@ -31,7 +31,8 @@ def test_the_profile_page_lists_its_journeys_with_the_path_and_why(
     page = staff.get(f"/admin/engine/profile/{profile.pk}/change/").content.decode()
     assert "Cart rescue (v1)" in page
     assert "completed at mail" in page
-    assert "paid: no" in page  # the path taken at the segment block, with what it saw
+    # The path taken at the segment block and what it saw, in the profile page's words.
+    assert "paid: Did not match, so took the no path. Checked in the last 1 day" in page
     enrollment = Enrollment.objects.get(journey=journey)
     assert staff.get(f"/admin/engine/enrollment/{enrollment.pk}/change/").status_code == 200
     assert staff.get(f"/admin/builder/journey/{journey.pk}/change/").status_code == 200
