@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 
@@ -41,6 +41,7 @@ __all__ = [
 
 # SQL text and its parameters, in order.
 Fragment = tuple[str, list[Any]]
+_A = TypeVar("_A")
 _FALSE: Fragment = ("FALSE", [])
 _ORDER_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -404,22 +405,7 @@ def batch_query(
             continue
         if condition.event not in names:
             names.append(condition.event)
-        where = _cat(
-            f"e.{q('name')} = ",
-            _param(condition.event),
-            *[
-                piece
-                for f in condition.where
-                for piece in (" AND ", filter_sql(f, f"e.{properties}", vendor))
-            ],
-        )
-        count = aggregate(_cat("count(*) FILTER (WHERE ", where, ")"))
-        total = None
-        if isinstance(condition, DidCondition) and condition.sum is not None:
-            number = _ref(f"e.{properties}", condition.sum.property, vendor).number()
-            # SQLite's total() is a float sum that never overflows, like the evaluator's.
-            function = "sum" if vendor == "postgresql" else "total"
-            total = aggregate(_cat(f"{function}(", number, ") FILTER (WHERE ", where, ")"))
+        count, total = _event_aggregates(condition, properties, vendor, aggregate)
         columns.append(_Column(count=count, total=total))
 
     pieces: list[str | Fragment] = ["SELECT "]
@@ -549,22 +535,7 @@ def segment_query(
             continue
         if condition.event not in names:
             names.append(condition.event)
-        where = _cat(
-            f"e.{q('name')} = ",
-            _param(condition.event),
-            *[
-                piece
-                for f in condition.where
-                for piece in (" AND ", filter_sql(f, f"e.{properties}", vendor))
-            ],
-        )
-        count = aggregate(_cat("count(*) FILTER (WHERE ", where, ")"))
-        total = None
-        if isinstance(condition, DidCondition) and condition.sum is not None:
-            number = _ref(f"e.{properties}", condition.sum.property, vendor).number()
-            function = "sum" if vendor == "postgresql" else "total"
-            total = aggregate(_cat(f"{function}(", number, ") FILTER (WHERE ", where, ")"))
-        plan.append((count, total))
+        plan.append(_event_aggregates(condition, properties, vendor, aggregate))
     count_aliases = {alias for key, (_, alias) in aggregates.items() if key[0].startswith("count(")}
     has_profile = any(isinstance(c, ProfileCondition) for c in conditions)
     float_cast = "::float8" if vendor == "postgresql" else ""
@@ -694,3 +665,28 @@ def read_observations(row: Sequence[Any], columns: Sequence[_Column]) -> list[Ob
             observation.value = lookup(value, column.rest) if column.rest else value
         out.append(observation)
     return out
+
+
+def _event_aggregates(
+    condition: Any, properties: str, vendor: str, aggregate: Callable[[Fragment], _A]
+) -> tuple[_A, _A | None]:
+    """The count (and for a sum condition, the total) of a condition's matching events,
+    as ``aggregate`` columns over the events ``e`` of the query."""
+    q = connection.ops.quote_name
+    where = _cat(
+        f"e.{q('name')} = ",
+        _param(condition.event),
+        *[
+            piece
+            for f in condition.where
+            for piece in (" AND ", filter_sql(f, f"e.{properties}", vendor))
+        ],
+    )
+    count = aggregate(_cat("count(*) FILTER (WHERE ", where, ")"))
+    total = None
+    if isinstance(condition, DidCondition) and condition.sum is not None:
+        number = _ref(f"e.{properties}", condition.sum.property, vendor).number()
+        # SQLite's total() is a float sum that never overflows, like the evaluator's.
+        function = "sum" if vendor == "postgresql" else "total"
+        total = aggregate(_cat(f"{function}(", number, ") FILTER (WHERE ", where, ")"))
+    return count, total
