@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -42,3 +43,26 @@ def launch_chromium() -> Iterator[Any]:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
+
+
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T], timeout: float = 8.0, step: float = 0.1) -> T:
+    """Poll ``fn`` until it returns something truthy (or the time is up); return its last
+    value. SQLite's in-memory test database is shared with the live server's thread
+    through a shared cache, whose table locks fail at once instead of waiting: a read
+    that meets the server's insert simply polls again."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            result = None  # type: ignore[assignment]
+        if result or time.monotonic() >= deadline:
+            return result  # type: ignore[return-value]
+        time.sleep(step)

@@ -5,43 +5,26 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 
 from builder import services as builder_services
 from builder.models import Journey
 from builder.page_services import new_definition
 from engine.models import Project
-from tests.browser import launch_chromium
+from tests.browser import launch_chromium, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 T = TypeVar("T")
-
-
-def wait_for(fn: Callable[[], T], timeout: float = 8.0, step: float = 0.1) -> T:
-    """Poll ``fn`` until it returns something truthy (SQLite's shared in-memory test
-    database may be locked by the live server's thread for a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = fn()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            result = None  # type: ignore[assignment]
-        if result or time.monotonic() >= deadline:
-            return result  # type: ignore[return-value]
-        time.sleep(step)
 
 
 def shot(page: Any, name: str) -> None:

@@ -5,14 +5,13 @@ profile's timeline; screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -20,7 +19,7 @@ from builder import services as builder_services
 from builder.models import Journey
 from engine.management.commands.load_demo import DEMO_JOURNEYS
 from engine.models import Enrollment, Membership, Profile, Project, Step
-from tests.browser import launch_chromium
+from tests.browser import launch_chromium, wait_for
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,22 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 T = TypeVar("T")
-
-
-def wait_for(fn: Callable[[], T], timeout: float = 8.0, step: float = 0.1) -> T:
-    """Poll ``fn`` until it returns something truthy (SQLite's shared in-memory test
-    database may be locked by the live server's thread for a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = fn()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            result = None  # type: ignore[assignment]
-        if result or time.monotonic() >= deadline:
-            return result  # type: ignore[return-value]
-        time.sleep(step)
 
 
 def shot(page: Any, name: str, full_page: bool = True) -> None:

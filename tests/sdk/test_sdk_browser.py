@@ -13,7 +13,6 @@ import http.server
 import inspect
 import shutil
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.browser import launch_chromium
+from tests.browser import launch_chromium, wait_for
 
 SDK_FILE = Path(__file__).resolve().parents[2] / "static" / "sdk" / "journeys.js"
 
@@ -36,26 +35,6 @@ STUB = (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 T = TypeVar("T")
-
-
-def wait_for(fn: Callable[[], T], timeout: float = 5.0, step: float = 0.05) -> T:
-    """Poll ``fn`` until it returns something truthy (or the time is up); return its last value."""
-    from django.db import OperationalError
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = fn()
-        except OperationalError as exc:
-            # SQLite's in-memory test database is shared with the live server's thread
-            # through a shared cache, whose table locks fail at once instead of waiting:
-            # a read that meets the server's insert simply polls again.
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            result = None  # type: ignore[assignment]
-        if result or time.monotonic() >= deadline:
-            return result  # type: ignore[return-value]
-        time.sleep(step)
 
 
 # --- fixtures -------------------------------------------------------------------------
