@@ -474,3 +474,29 @@ class PendingEvents(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.event_ids)} event(s) of project {self.project_id}"
+
+
+class ChannelSetting(models.Model):
+    """A project's own provider for one channel (SMTP, Twilio, FCM ...), over the environment's.
+
+    ``values`` holds what may be shown (host, port, From ...). Secrets (passwords, API keys,
+    the FCM service account) are in ``secrets``: one Fernet token of their JSON, never
+    rendered back; ``secret_hints`` says what may be shown of each ("…4f2a").
+    engine/channel_settings.py reads and writes them.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="channel_settings")
+    channel = models.CharField(max_length=16)
+    values = models.JSONField(default=dict, blank=True)
+    secrets = models.TextField(blank=True, default="")
+    secret_hints = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["project", "channel"], name="channel_setting_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} settings of project {self.project_id}"
