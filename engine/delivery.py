@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
+from engine.channel_settings import ProjectChannels, project_channels_many
 from engine.channels import Outcome, Result, get_sender, idempotency_key
 from engine.models import Message
 
@@ -100,6 +101,8 @@ def deliver_messages(message_ids: list[int]) -> None:
     queue = message_claim_many(message_ids)
     if not queue:
         return
+    # Each project's own channel settings, read once here (the sending threads read nothing).
+    configs = project_channels_many(m.project_id for m in queue)
     threads = max(1, min(int(settings.JOURNEYS_DELIVERY_THREADS), len(queue)))
     in_flight: dict[Future[tuple[str, Result]], Message] = {}
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
@@ -111,7 +114,8 @@ def deliver_messages(message_ids: list[int]) -> None:
                 queue = [m for m in queue if m.pk in kept]
             while queue and len(in_flight) < threads:
                 message = queue.pop(0)
-                in_flight[pool.submit(_send, message)] = message
+                sending = pool.submit(_send, message, configs.get(message.project_id, {}))
+                in_flight[sending] = message
             if not in_flight:
                 break
             done, _ = wait(
@@ -229,11 +233,14 @@ def _deliver(message: Message, *, refresh: bool) -> Message:
     return _record(message, result, backend=backend, refresh=refresh)
 
 
-def _send(message: Message) -> tuple[str, Result]:
-    """Hand a claimed message to its channel's backend; never raises, touches no database."""
+def _send(message: Message, configs: ProjectChannels | None = None) -> tuple[str, Result]:
+    """Hand a claimed message to its channel's backend (the project's own settings, else the
+    environment's); never raises, and touches no database when ``configs`` are given."""
     key = idempotency_key(message.pk)
     try:
-        backend, send = get_sender(message.channel)
+        backend, send = get_sender(
+            message.channel, configs if configs is not None else message.project_id
+        )
     except KeyError:
         return "", Result.failed(f"unknown channel {message.channel!r}")
     try:

@@ -9,6 +9,7 @@ A bad value fails at start with ``ImproperlyConfigured``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -428,8 +429,20 @@ JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env_bool("JOURNEYS_WEBHOOK_ALLOW_PRIVATE", Fals
 # Sends of one delivery batch in flight at once (threads that wait on the network).
 JOURNEYS_DELIVERY_THREADS = env_int("JOURNEYS_DELIVERY_THREADS", 16, minimum=1)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "journeys@localhost")
+# Where people reach this site from the emails it sends (open pixel, tracked links,
+# unsubscribe pages): an absolute http(s) URL without a path (docs/channels.md).
+JOURNEYS_PUBLIC_URL = os.environ.get("JOURNEYS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+if not re.match(r"^https?://[^/\s?#]+$", JOURNEYS_PUBLIC_URL):
+    raise ImproperlyConfigured(
+        f"JOURNEYS_PUBLIC_URL={JOURNEYS_PUBLIC_URL!r}: expected https://host[:port], no path"
+    )
+# An address that takes unsubscribe requests by mail (List-Unsubscribe's mailto:), if any.
+JOURNEYS_UNSUBSCRIBE_MAILTO = os.environ.get("JOURNEYS_UNSUBSCRIBE_MAILTO", "").strip()
 # Web push: whom push services may write to (VAPID "sub"); default mailto:DEFAULT_FROM_EMAIL.
 JOURNEYS_VAPID_SUBJECT = os.environ.get("JOURNEYS_VAPID_SUBJECT", "")
+# Encrypts the channel secrets projects store (SMTP passwords, API keys): comma-separated
+# keys, the first encrypts and all decrypt (docs/operations.md); unset: derived from SECRET_KEY.
+JOURNEYS_SECRETS_KEY = os.environ.get("JOURNEYS_SECRETS_KEY", "")
 
 
 def env_choice(name: str, choices: set[str]) -> str:

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from engine.channel_settings import ESP_KEY_SETTING, ChannelConfig
+from engine import tracking
 from engine.channels import Result, record
 
 TIMEOUT_SECONDS = 10.0
@@ -30,14 +32,48 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def send_smtp(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
+def _smtp_server(config: ChannelConfig | None) -> dict[str, Any]:
+    """Where and how to connect: the project's own SMTP settings, else EMAIL_URL."""
+    if config is not None:
+        security = config.get("security", "starttls")
+        return {
+            "host": config.get("host"),
+            "port": int(config.get("port") or (465 if security == "ssl" else 587)),
+            "username": config.get("username"),
+            "password": config.get("password"),
+            "use_tls": security == "starttls",
+            "use_ssl": security == "ssl",
+        }
+    url = urlparse(settings.EMAIL_URL)
+    return {
+        "host": url.hostname,
+        "port": url.port or 25,
+        "username": unquote(url.username or ""),
+        "password": unquote(url.password or ""),
+    }
+
+
+def _from_email(config: ChannelConfig | None) -> str:
+    return str((config.get("from_email") if config else "") or settings.DEFAULT_FROM_EMAIL)
+
+
+def send_smtp(
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
+) -> Result:
     to = str(message_rendered.get("to") or "").strip()
     if not to:
         return Result.skipped("no email address")
-    url = urlparse(settings.EMAIL_URL)
-    if not url.hostname:
+    if config is not None and config.problem:
+        return Result.failed(config.problem)
+    message_rendered = tracking.email_prepare(message_rendered, message_id)
+    server = _smtp_server(config)
+    if not server["host"]:
         return Result.failed("EMAIL_URL is not set: cannot send email over SMTP")
-    from_email = settings.DEFAULT_FROM_EMAIL
+    from_email = _from_email(config)
     domain = from_email.rsplit("@", 1)[-1].strip(">") or "journeys"
     smtp_message_id = f"<{idempotency_key}@{domain}>"
 
@@ -46,19 +82,20 @@ def send_smtp(message_rendered: dict[str, Any], *, message_id: int, idempotency_
         body=str(message_rendered.get("text") or ""),
         from_email=from_email,
         to=[to],
-        headers={"Message-ID": smtp_message_id, "X-Journeys-Idempotency-Key": idempotency_key},
+        headers={
+            "Message-ID": smtp_message_id,
+            "X-Journeys-Idempotency-Key": idempotency_key,
+            **message_rendered["headers"],
+        },
     )
     html = message_rendered.get("html")
     if html:
         email.attach_alternative(str(html), "text/html")
 
-    facts: dict[str, Any] = {"smtp_host": url.hostname, "message_id": smtp_message_id}
+    facts: dict[str, Any] = {"smtp_host": server["host"], "message_id": smtp_message_id}
     connection = get_connection(
         "django.core.mail.backends.smtp.EmailBackend",
-        host=url.hostname,
-        port=url.port or 25,
-        username=unquote(url.username or ""),
-        password=unquote(url.password or ""),
+        **server,
         timeout=TIMEOUT_SECONDS,
         fail_silently=False,
     )
@@ -81,10 +118,15 @@ def send_smtp(message_rendered: dict[str, Any], *, message_id: int, idempotency_
 
 
 def send_anymail(
-    message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
 ) -> Result:
     """Through the ESP named by JOURNEYS_EMAIL_ESP (postmark, mailgun, sendgrid, amazon_ses,
-    brevo, ...), with its credentials in ANYMAIL_<ESP>_<SETTING> (docs/channels.md)."""
+    brevo, ...), with its credentials in ANYMAIL_<ESP>_<SETTING> (docs/channels.md); or the
+    project's own ESP and API key."""
     from anymail.exceptions import (
         AnymailAPIError,
         AnymailError,
@@ -95,8 +137,13 @@ def send_anymail(
     to = str(message_rendered.get("to") or "").strip()
     if not to:
         return Result.skipped("no email address")
-    esp = settings.JOURNEYS_EMAIL_ESP
-    from_email = settings.DEFAULT_FROM_EMAIL
+    if config is not None and config.problem:
+        return Result.failed(config.problem)
+    message_rendered = tracking.email_prepare(message_rendered, message_id)
+    esp = str(config.get("esp")) if config else settings.JOURNEYS_EMAIL_ESP
+    # The project's API key, under the name this ESP's backend gives it.
+    credentials = {ESP_KEY_SETTING.get(esp, "api_key"): config.get("api_key")} if config else {}
+    from_email = _from_email(config)
     domain = from_email.rsplit("@", 1)[-1].strip(">") or "journeys"
     email = EmailMultiAlternatives(
         subject=str(message_rendered.get("subject") or ""),
@@ -106,6 +153,7 @@ def send_anymail(
         headers={
             "Message-ID": f"<{idempotency_key}@{domain}>",
             "X-Journeys-Idempotency-Key": idempotency_key,
+            **message_rendered["headers"],
         },
     )
     html = message_rendered.get("html")
@@ -113,7 +161,9 @@ def send_anymail(
         email.attach_alternative(str(html), "text/html")
     facts: dict[str, Any] = {"provider": f"anymail:{esp}"}
     try:
-        connection = get_connection(f"anymail.backends.{esp}.EmailBackend", fail_silently=False)
+        connection = get_connection(
+            f"anymail.backends.{esp}.EmailBackend", fail_silently=False, **credentials
+        )
         connection.send_messages([email])
     except ImportError as exc:
         return Result.failed(f"JOURNEYS_EMAIL_ESP={esp!r} is not an anymail ESP: {exc}", **facts)

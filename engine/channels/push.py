@@ -19,13 +19,15 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from engine.channel_settings import ChannelConfig
 from engine.channels import Result, record
 
 TIMEOUT_SECONDS = 10.0
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
 _tokens_lock = threading.Lock()
-_credentials: dict[str, Any] = {}  # service account source -> google-auth Credentials
+_credentials: dict[str, Any] = {}  # service account JSON -> google-auth Credentials
+MAX_ACCOUNTS = 256
 
 
 class AuthProblem(Exception):
@@ -66,12 +68,13 @@ def _configured() -> bool:
     return has_auth and bool(_project_id())
 
 
-def access_token() -> str:
-    """A bearer token for FCM: FCM_SERVER_KEY, else one minted from the service account
-    (kept and reused until it is about to expire, then refreshed)."""
-    if settings.FCM_SERVER_KEY:
+def access_token(info: dict[str, Any] | None = None) -> str:
+    """A bearer token for FCM: from ``info`` (a project's service account), else
+    FCM_SERVER_KEY, else one minted from FCM_SERVICE_ACCOUNT (kept and reused until it is
+    about to expire, then refreshed)."""
+    if info is None and settings.FCM_SERVER_KEY:
         return str(settings.FCM_SERVER_KEY)
-    info = _service_account()
+    info = info or _service_account()
     if info is None:
         raise AuthProblem(
             "push backend fcm needs FCM_SERVICE_ACCOUNT or FCM_SERVER_KEY", retry=False
@@ -90,7 +93,8 @@ def access_token() -> str:
                 )
             except (ValueError, KeyError) as exc:
                 raise AuthProblem(f"bad service account: {exc}", retry=False) from exc
-            _credentials.clear()  # a changed setting drops the old account's token
+            if len(_credentials) >= MAX_ACCOUNTS:  # each project may bring its own account
+                _credentials.pop(next(iter(_credentials)))
             _credentials[key] = credentials
         if not credentials.valid:  # none yet, or expiring within google-auth's margin
             try:
@@ -128,19 +132,33 @@ def _fcm_message(rendered: dict[str, Any], token: str, idempotency_key: str) -> 
     }
 
 
-def send_fcm(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
+def send_fcm(
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
+) -> Result:
     tokens = _tokens(message_rendered)
     if not tokens:
         return Result.skipped("no push token")
-    if not _configured():
+    info: dict[str, Any] | None = None
+    if config is not None:  # the project's own service account
+        if config.problem:
+            return Result.failed(config.problem)
+        info = json.loads(str(config.get("service_account")))
+        project_id = str(info.get("project_id") or "")
+    elif not _configured():
         return Result.failed(
             "push backend fcm needs FCM_SERVICE_ACCOUNT (or FCM_SERVER_KEY and FCM_PROJECT_ID)"
         )
+    else:
+        project_id = _project_id()
     try:
-        token = access_token()
+        token = access_token(info)
     except AuthProblem as exc:
         return Result.retry(str(exc)) if exc.retry else Result.failed(str(exc))
-    url = f"{settings.FCM_API_URL.rstrip('/')}/v1/projects/{_project_id()}/messages:send"
+    url = f"{settings.FCM_API_URL.rstrip('/')}/v1/projects/{project_id}/messages:send"
     results: list[dict[str, Any]] = []
     retryable: list[str] = []
     permanent: list[str] = []

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from engine.channel_settings import ChannelConfig
 from engine.channels import Result, record
 
 TIMEOUT_SECONDS = 10.0
@@ -31,22 +32,34 @@ def _provider_error(response: httpx.Response) -> str:
 
 
 def send_twilio(
-    message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
 ) -> Result:
     to = str(message_rendered.get("to") or "").strip()
     if not to:
         return Result.skipped("no phone number")
-    if not _configured():
+    if config is not None:  # the project's own Twilio account
+        if config.problem:
+            return Result.failed(config.problem)
+        sid, token = str(config.get("account_sid")), str(config.get("auth_token"))
+        from_number = str(config.get("from_number"))
+    elif not _configured():
         return Result.failed("SMS backend twilio needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM")
-    sid = settings.TWILIO_ACCOUNT_SID
+    else:
+        sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+        from_number = settings.TWILIO_FROM
     url = f"{settings.TWILIO_API_URL.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+    sender = "MessagingServiceSid" if from_number.startswith("MG") else "From"
     try:
         response = httpx.post(
             url,
-            auth=(sid, settings.TWILIO_AUTH_TOKEN),
+            auth=(sid, token),
             data={
                 "To": to,
-                "From": settings.TWILIO_FROM,
+                sender: from_number,
                 "Body": str(message_rendered.get("body") or ""),
             },
             # Twilio itself ignores it; compatible providers that dedupe may not.

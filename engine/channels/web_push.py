@@ -27,6 +27,7 @@ from py_vapid import Vapid
 from py_vapid.utils import b64urlencode
 from pywebpush import WebPushException, webpush
 
+from engine.channel_settings import ChannelConfig
 from engine.channels import Result, record
 from engine.channels.ssrf import BlockedDestination, resolve_public
 
@@ -79,8 +80,11 @@ def project_vapid_keys(project_id: int, *, rotate: bool = False) -> tuple[str, s
     raise LookupError(f"no project {project_id}")
 
 
-def vapid_subject() -> str:
-    """The contact the push services may write to (the VAPID ``sub`` claim)."""
+def vapid_subject(config: ChannelConfig | None = None) -> str:
+    """The contact the push services may write to (the VAPID ``sub`` claim): the project's
+    own, else JOURNEYS_VAPID_SUBJECT, else mailto:DEFAULT_FROM_EMAIL."""
+    if config is not None and config.get("subject"):
+        return str(config.get("subject"))
     if settings.JOURNEYS_VAPID_SUBJECT:
         return str(settings.JOURNEYS_VAPID_SUBJECT)
     address = str(settings.DEFAULT_FROM_EMAIL).rsplit("<", 1)[-1].strip(" >")
@@ -162,7 +166,11 @@ def _payload(rendered: dict[str, Any], idempotency_key: str) -> str:
 
 
 def send_webpush(
-    message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
 ) -> Result:
     from engine.models import Message
 
@@ -192,7 +200,7 @@ def send_webpush(
                 entry["error"] = f"endpoint refused: {problem}"
                 permanent.append(entry["error"])
                 continue
-            claims: dict[str, str | int] = {"sub": vapid_subject()}
+            claims: dict[str, str | int] = {"sub": vapid_subject(config)}
             try:
                 response = webpush(
                     sub,

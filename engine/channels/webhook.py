@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from engine.channel_settings import ChannelConfig
 from engine.channels import Result, record
 from engine.channels.ssrf import BlockedDestination, resolve_public
 
@@ -84,7 +85,13 @@ def _forget_client() -> None:
 os.register_at_fork(after_in_child=_forget_client)
 
 
-def send(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: str) -> Result:
+def send(
+    message_rendered: dict[str, Any],
+    *,
+    message_id: int,
+    idempotency_key: str,
+    config: ChannelConfig | None = None,
+) -> Result:
     raw_url = str(message_rendered.get("url") or "")
     method = str(message_rendered.get("method") or "POST").upper()
     try:
@@ -131,8 +138,14 @@ def send(message_rendered: dict[str, Any], *, message_id: int, idempotency_key: 
         # checked address carries its host name (SNI), so it is not shared across names.
         pinned_tls = "sni_hostname" in extensions
         client = _new_client() if pinned_tls else _client()
+        timeout = float(config.get("timeout") or TIMEOUT_SECONDS) if config else TIMEOUT_SECONDS
         request = client.build_request(
-            method, target, headers=headers, content=body.encode("utf-8"), extensions=extensions
+            method,
+            target,
+            headers=headers,
+            content=body.encode("utf-8"),
+            extensions=extensions,
+            timeout=timeout,
         )
         response = client.send(request, stream=True)
         try:
