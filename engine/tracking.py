@@ -1,0 +1,212 @@
+"""Email engagement: the open pixel, tracked links and the unsubscribe headers.
+
+At send time (engine/channels/email.py) an email's HTML gets its links rewritten to signed
+redirects and a 1x1 pixel (each optional per block), and every email gets an unsubscribe
+link in both parts and the RFC 8058 ``List-Unsubscribe`` headers. The signature covers the
+message id and the destination, so a link cannot be turned into a redirect elsewhere.
+Opening and clicking move the message to ``opened`` / ``clicked`` (never back) and are
+stored as the profile's ``Email Opened`` / ``Email Clicked`` events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmllib
+import re
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+
+from engine.models import Message, Project
+
+Status = Message.Status
+
+OPENED = "Email Opened"
+CLICKED = "Email Clicked"
+# Only forward: a late open after a click leaves "clicked".
+OPEN_FROM = (Status.SENT, Status.DELIVERED)
+CLICK_FROM = (Status.SENT, Status.DELIVERED, Status.OPENED)
+_OPEN_SALT = "journeys.email.open"
+_CLICK_SALT = "journeys.email.click"
+# href="..." or href='...' of an <a> tag: group 1 up to the quote, 2 the quote, 3 the URL.
+_LINK = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_TRACKABLE = re.compile(r"^https?://", re.IGNORECASE)
+# A transparent 1x1 GIF.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+class InvalidLink(Exception):
+    """A tracking token we did not sign."""
+
+
+# --- Links ---------------------------------------------------------------------------
+
+
+def open_url(message_id: int) -> str:
+    token = signing.Signer(salt=_OPEN_SALT).sign(str(message_id))
+    return f"{settings.JOURNEYS_PUBLIC_URL}/m/o/{quote(token, safe=':')}.gif"
+
+
+def click_url(message_id: int, url: str) -> str:
+    token = signing.dumps([message_id, url], salt=_CLICK_SALT, compress=True)
+    return f"{settings.JOURNEYS_PUBLIC_URL}/m/c/{quote(token, safe=':.')}"
+
+
+def open_read(token: str) -> int:
+    try:
+        return int(signing.Signer(salt=_OPEN_SALT).unsign(token))
+    except (signing.BadSignature, ValueError) as exc:
+        raise InvalidLink(str(exc)) from exc
+
+
+def click_read(token: str) -> tuple[int, str]:
+    """(message id, destination) of a click token, or InvalidLink."""
+    try:
+        value = signing.loads(token, salt=_CLICK_SALT)
+    except signing.BadSignature as exc:
+        raise InvalidLink(str(exc)) from exc
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or not isinstance(value[1], str)
+        or not _TRACKABLE.match(value[1])
+    ):
+        raise InvalidLink("unexpected token content")
+    return value[0], value[1]
+
+
+# --- The email as sent -----------------------------------------------------------------
+
+
+def _track_links(html: str, message_id: int, keep: str) -> str:
+    def rewrite(match: re.Match[str]) -> str:
+        url = htmllib.unescape(match.group(3)).strip()
+        if not _TRACKABLE.match(url) or (keep and url == keep):
+            return match.group(0)
+        quote_char = match.group(2)
+        return (
+            f"{match.group(1)}{quote_char}{htmllib.escape(click_url(message_id, url))}{quote_char}"
+        )
+
+    return _LINK.sub(rewrite, html)
+
+
+def _before_body_end(html: str, addition: str) -> str:
+    at = html.lower().rfind("</body>")
+    return html + addition if at < 0 else html[:at] + addition + html[at:]
+
+
+def email_prepare(rendered: dict[str, Any], message_id: int) -> dict[str, Any]:
+    """The email as it goes out: ``html`` and ``text`` with the tracked links, pixel and
+    unsubscribe link, and the extra ``headers``. Rows written before tracking existed (no
+    ``tracking`` or ``unsubscribe_url``) go out as they are."""
+    out = dict(rendered)
+    html = str(rendered.get("html") or "")
+    text = str(rendered.get("text") or "")
+    tracking = rendered.get("tracking") or {}
+    unsubscribe = str(rendered.get("unsubscribe_url") or "")
+    headers: dict[str, str] = {}
+    if html and tracking.get("clicks"):
+        html = _track_links(html, message_id, unsubscribe)
+    if unsubscribe:
+        targets = [f"<{unsubscribe}>"]
+        mailto = settings.JOURNEYS_UNSUBSCRIBE_MAILTO
+        if mailto:
+            subject = quote(f"unsubscribe {unsubscribe.rsplit('/', 1)[-1]}")
+            targets.append(f"<mailto:{mailto}?subject={subject}>")
+        headers["List-Unsubscribe"] = ", ".join(targets)
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if html and unsubscribe not in htmllib.unescape(html):
+            html = _before_body_end(
+                html,
+                '<p style="font-size:12px;color:#666">'
+                f'<a href="{htmllib.escape(unsubscribe)}">Unsubscribe</a> from these emails.</p>',
+            )
+        if unsubscribe not in text:
+            text = f"{text}\n\n--\nUnsubscribe from these emails: {unsubscribe}\n".lstrip()
+    if html and tracking.get("opens"):
+        html = _before_body_end(
+            html,
+            f'<img src="{htmllib.escape(open_url(message_id))}" width="1" height="1" alt=""'
+            ' style="border:0;width:1px;height:1px">',
+        )
+    out["html"] = html
+    out["text"] = text
+    out["headers"] = headers
+    return out
+
+
+# --- What comes back -------------------------------------------------------------------
+
+
+def _event(message: Message, name: str, client_id: str, **extra: Any) -> None:
+    from engine import services
+    from engine.ingest import EventRecord
+
+    properties = {
+        "message_id": message.pk,
+        "journey_id": message.journey_id,
+        "node": message.node,
+        "channel": "email",
+        "subject": str((message.rendered or {}).get("subject") or ""),
+        **extra,
+    }
+    record = EventRecord(
+        profile_id=message.profile.external_id,
+        name=name,
+        ts=timezone.now(),
+        properties=properties,
+        client_id=client_id,
+    )
+    project = Project.objects.get(pk=message.project_id)
+    services.events_ingest(project=project, records=[record])
+
+
+def _email(message_id: int) -> Message | None:
+    return Message.objects.filter(pk=message_id, channel="email").select_related("profile").first()
+
+
+def email_opened(message_id: int) -> bool:
+    """The pixel was loaded: ``opened`` (from sent), the first time kept in
+    ``delivery.opened_at``, and one ``Email Opened`` event. False: no such email."""
+    message = _email(message_id)
+    if message is None:
+        return False
+    now = timezone.now().isoformat()
+    delivery = {**(message.delivery or {})}
+    first = "opened_at" not in delivery
+    delivery.setdefault("opened_at", now)
+    delivery["opens"] = int(delivery.get("opens") or 0) + 1
+    Message.objects.filter(pk=message.pk).update(delivery=delivery)
+    Message.objects.filter(pk=message.pk, status__in=OPEN_FROM).update(status=Status.OPENED)
+    if first:
+        _event(message, OPENED, f"email-{message.pk}-opened")
+    return True
+
+
+def email_clicked(message_id: int, url: str) -> bool:
+    """A tracked link was followed: ``clicked`` (from sent or opened), the time kept in
+    ``delivery.clicked_at``, and an ``Email Clicked`` event per link (a click also counts
+    as an open when the pixel was blocked). False: no such email."""
+    message = _email(message_id)
+    if message is None:
+        return False
+    now = timezone.now().isoformat()
+    delivery = {**(message.delivery or {})}
+    opened_first = "opened_at" not in delivery
+    delivery.setdefault("opened_at", now)
+    delivery.setdefault("clicked_at", now)
+    delivery["clicks"] = int(delivery.get("clicks") or 0) + 1
+    Message.objects.filter(pk=message.pk).update(delivery=delivery)
+    Message.objects.filter(pk=message.pk, status__in=CLICK_FROM).update(status=Status.CLICKED)
+    if opened_first:
+        _event(message, OPENED, f"email-{message.pk}-opened")
+    link = hashlib.sha256(url.encode()).hexdigest()[:16]
+    _event(message, CLICKED, f"email-{message.pk}-clicked-{link}", url=url)
+    return True
