@@ -888,7 +888,7 @@ def part_c(ctx: dict[str, Any]) -> None:
             f"[goal p99 < {GOAL_C_P99:.0f}s {verdict(p99 < GOAL_C_P99 and count == accepted)}]"
         )
     times = task_times(worker.log)
-    for name in ("engine.process_pending", "engine.profiles_changed", "engine.deliver_messages"):
+    for name in ("engine.process_inbox", "engine.profiles_changed", "engine.deliver_messages"):
         if name in times:
             t = times[name]
             print(

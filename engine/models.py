@@ -452,8 +452,8 @@ class Message(models.Model):
         return f"{self.channel} {self.node} -> {self.profile_id} ({self.status})"
 
 
-class PendingEvents(models.Model):
-    """Events stored by one ingest request and not yet processed by the engine.
+class EventInbox(models.Model):
+    """The engine's inbox: events stored by one ingest request, not yet processed.
 
     Written in the ingest transaction; a task claims every committed row of a project
     (SKIP LOCKED), processes their events as one batch and deletes the rows in the same
@@ -468,8 +468,8 @@ class PendingEvents(models.Model):
     class Meta:
         indexes: ClassVar = [
             # Claims: WHERE project_id = p ORDER BY id; sweep: ORDER BY created_at.
-            models.Index(fields=["project", "id"], name="pending_events_project"),
-            models.Index(fields=["created_at"], name="pending_events_age"),
+            models.Index(fields=["project", "id"], name="event_inbox_project"),
+            models.Index(fields=["created_at"], name="event_inbox_age"),
         ]
 
     def __str__(self) -> str:

@@ -12,10 +12,10 @@ from engine import signals, tasks
 
 @receiver(signals.events_stored)
 def on_events_stored(*, project_id: int, event_ids: list[int], **_: Any) -> None:
-    from engine import pending
+    from engine import inbox
 
-    # One task per project takes every committed request's events at once (pending.py).
-    pending.schedule(project_id)
+    # One task per project takes every committed request's events at once (inbox.py).
+    inbox.schedule(project_id)
 
 
 @receiver(signals.profiles_changed)

@@ -30,7 +30,7 @@ from engine.ingest import (
     merge_properties,
 )
 from engine.ingest import error as ingest_error
-from engine.models import Event, Membership, PendingEvents, Profile, ProfileAlias, Project
+from engine.models import Event, EventInbox, Membership, Profile, ProfileAlias, Project
 from engine.sql import dt_param, insert_returning, json_param
 
 
@@ -242,8 +242,8 @@ def events_ingest(
         )
         event_ids = sorted(row[0] for row in inserted)
         if event_ids:
-            # The engine's to-do, committed with the events (engine/pending.py).
-            PendingEvents.objects.create(
+            # The engine's to-do, committed with the events (engine/inbox.py).
+            EventInbox.objects.create(
                 project=project, event_ids=event_ids, created_at=timezone.now()
             )
             transaction.on_commit(

@@ -37,10 +37,19 @@ def _on_worker_ready(**_: object) -> None:
     record_heartbeat()
 
 
+@shared_task(name="engine.process_inbox", **TASK_OPTIONS)
+def process_inbox(project_id: int) -> int:
+    """Process every event in the project's inbox (its ingest requests' events), as one batch."""
+    from engine.inbox import process_inbox as run
+
+    return run(project_id)
+
+
 @shared_task(name="engine.process_pending", **TASK_OPTIONS)
-def process_pending(project_id: int) -> int:
-    """Process every event the project's ingest requests left pending, as one batch."""
-    from engine.pending import process_pending as run
+def process_inbox_by_old_name(project_id: int) -> int:
+    """``process_inbox`` under its name before the inbox had its own word (migration 0015),
+    so tasks queued by an older release still run after an upgrade."""
+    from engine.inbox import process_inbox as run
 
     return run(project_id)
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from engine import claims, loaders, pending, runner
+from engine import claims, inbox, loaders, runner
 from engine.models import Enrollment, Project
 
 log = logging.getLogger(__name__)
@@ -136,9 +136,9 @@ def collect(now: datetime, limit: int = runner.BATCH) -> list[Work]:
     for version_id, node, due in _grouped(runner.stale_arrivals(now), "version_id", "node"):
         for slot in _slots("arrivals", f"{version_id}:{node}", due, limit):
             work.append(("arrivals", (version_id, node, limit, slot)))
-    for project_id in pending.stale_projects(now):
-        if claims.claim(pending.slot(project_id), pending.SLOT_SECONDS):
-            work.append(("pending", (project_id,)))
+    for project_id in inbox.stale_projects(now):
+        if claims.claim(inbox.slot(project_id), inbox.SLOT_SECONDS):
+            work.append(("inbox", (project_id,)))
     for journey_id in due_entry_checks(now):
         work.append(("entry_check", (journey_id,)))
     for project_id in due_daily_projects(now):

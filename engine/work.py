@@ -30,7 +30,7 @@ def run_entry_check(journey_id: int) -> int:
 
 def run_inline(kind: str, args: tuple[Any, ...]) -> int:
     """Run one unit of work from the ticker here and now; frees its slot when done."""
-    from engine import daily, entries, pending, runner, ticker
+    from engine import daily, entries, inbox, runner, ticker
 
     slot: str | None = None
     try:
@@ -67,8 +67,8 @@ def run_inline(kind: str, args: tuple[Any, ...]) -> int:
         if kind == "activate":
             journey_id, limit, slot = args
             return entries.activate_candidates(journey_id=journey_id, limit=limit)
-        if kind == "pending":
-            return pending.process_pending(*args)
+        if kind in ("inbox", "pending"):  # "pending": its name before 0015, still queued
+            return inbox.process_inbox(*args)
         if kind == "entry_check":
             return run_entry_check(*args)
         if kind == "daily":

@@ -17,7 +17,7 @@ def store(message_rendered: dict[str, Any], *, message_id: int, idempotency_key:
     return Result.sent(
         stored=True,
         expires_at=message_rendered.get("expires_at"),
-        websocket="pending",  # handed to the SDK's websocket on its next page view or live
+        websocket="awaiting_page",  # handed to the SDK's websocket on its next page view or live
     )
 
 

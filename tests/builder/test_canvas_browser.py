@@ -289,7 +289,7 @@ def test_a_marketer_builds_publishes_and_watches_the_cart_abandonment_journey(
 
     started = timezone.now()
     send_events(live_server, project, [{"profile_id": "u-42", "name": "Added To Cart"}])
-    run_inline("pending", (project.pk,))  # what the worker does with the project's new events
+    run_inline("inbox", (project.pk,))  # what the worker does with the project's new events
     occupancy = wait_for(
         lambda: (
             (o := api_get(page, f"/api/v1/journeys/{journey.pk}/occupancy"))

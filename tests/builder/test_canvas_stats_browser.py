@@ -100,7 +100,7 @@ def test_a_block_count_changes_live_while_events_come_in_without_a_reload(
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     send_events(live_server, project, [{"profile_id": "u-42", "name": "Added To Cart"}])
-    run_inline("pending", (project.pk,))  # what the worker does with the new events
+    run_inline("inbox", (project.pk,))  # what the worker does with the new events
     moved = time.monotonic()
     assert wait_for(
         lambda: api_get(page, f"/api/v1/journeys/{journey.pk}/occupancy")["nodes"]["wait"] == 1

@@ -61,6 +61,6 @@ def test_one_racer_wins_a_claim_on_the_file_cache(slow_file_cache: Any) -> None:
 
 
 def test_a_released_claim_can_be_taken_again(slow_file_cache: Any) -> None:
-    assert claims.claim("journeys:pending:1", 30) is True
-    claims.release("journeys:pending:1")
-    assert claims.claim("journeys:pending:1", 30) is True
+    assert claims.claim("journeys:inbox:1", 30) is True
+    claims.release("journeys:inbox:1")
+    assert claims.claim("journeys:inbox:1", 30) is True

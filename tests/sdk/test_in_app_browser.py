@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from builder import services as builder_services
 from builder.models import Journey
-from engine import delivery, loaders, pending, services, ticker
+from engine import delivery, inbox, loaders, services, ticker
 from engine.ingest import parse_events
 from engine.models import Enrollment, Event, Message, Project
 from engine.work import run_inline
@@ -120,13 +120,13 @@ def _redis_url() -> str | None:
 
 
 class Worker:
-    """Does what the Celery worker does, synchronously: pending events, due work, delivery."""
+    """Does what the Celery worker does, synchronously: the event inbox, due work, delivery."""
 
     def __init__(self, project: Project) -> None:
         self.project = project
 
     def run(self) -> None:
-        pending.process_pending(self.project.pk)
+        inbox.process_inbox(self.project.pk)
         for _ in range(5):
             work = ticker.collect(timezone.now())
             for kind, args in work:

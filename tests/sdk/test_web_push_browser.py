@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from builder import services as builder_services
-from engine import delivery, loaders, pending, services
+from engine import delivery, inbox, loaders, services
 from engine.channels.web_push import project_vapid_keys
 from engine.ingest import parse_events
 from engine.models import Message, Profile
@@ -136,7 +136,7 @@ def test_subscribe_stores_the_browsers_subscription_and_a_journeys_push_reaches_
     )  # fmt: skip
     services.events_ingest(project=project, records=records)
     push_service.reply(Reply(201, b""))
-    pending.process_pending(project.pk)
+    inbox.process_inbox(project.pk)
     delivery.deliver_due()
 
     message = Message.objects.get(journey=journey, node="notify")

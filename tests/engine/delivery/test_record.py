@@ -91,7 +91,7 @@ def test_in_app_messages_are_stored_for_the_web_sdk(make_message: MakeMessage) -
     assert after.status == Message.Status.SENT
     assert after.rendered == rendered
     assert after.delivery["stored"] is True
-    assert after.delivery["websocket"] == "pending"
+    assert after.delivery["websocket"] == "awaiting_page"
     assert after.delivery["expires_at"] == "2030-01-01T00:00:00+00:00"
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from builder import services as builder_services
 from builder.models import Journey
-from engine import loaders, pending, services
+from engine import inbox, loaders, services
 from engine.ingest import parse_events
 from engine.models import Enrollment
 from tests.engine.flows.conftest import START, define, delay, push
@@ -36,9 +36,9 @@ def accept_without_processing(engine: Any, profile_id: str) -> None:
         services.events_ingest(project=engine.project, records=records)
 
 
-def worker_processes_the_pending_events(engine: Any) -> None:
+def worker_processes_the_inbox(engine: Any) -> None:
     with engine._capture(execute=True):
-        pending.process_pending(engine.project.pk)
+        inbox.process_inbox(engine.project.pk)
 
 
 def test_an_event_accepted_while_live_enters_though_a_pause_landed_before_it_was_processed(
@@ -50,7 +50,7 @@ def test_an_event_accepted_while_live_enters_though_a_pause_landed_before_it_was
     engine.clock.shift(0.005)
     engine.lifecycle("pause", journey)
 
-    worker_processes_the_pending_events(engine)
+    worker_processes_the_inbox(engine)
 
     assert engine.entered(journey, "u1")
     enrollment = engine.enrollment(journey, "u1")
@@ -75,7 +75,7 @@ def test_an_event_accepted_before_a_publish_returned_is_judged_by_the_draft(
     accept_without_processing(engine, "early")
     engine.clock.shift(1)
     engine.lifecycle("publish", journey)
-    worker_processes_the_pending_events(engine)
+    worker_processes_the_inbox(engine)
     assert not engine.entered(journey, "early")
     engine.clock.shift(1)
     engine.track("late", "Start")
@@ -90,7 +90,7 @@ def test_an_event_accepted_while_paused_does_not_enter_after_the_resume(engine: 
     accept_without_processing(engine, "u2")
     engine.clock.shift(1)
     engine.lifecycle("resume", journey)
-    worker_processes_the_pending_events(engine)
+    worker_processes_the_inbox(engine)
     assert not engine.entered(journey, "u2")
 
 

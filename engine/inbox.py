@@ -1,6 +1,6 @@
-"""Event processing per project in batches: claim what ingest left pending, process it.
+"""The event inbox: ingest's to-do for the engine, processed per project in batches.
 
-Ingest writes one ``PendingEvents`` row per request in its own transaction and asks for
+Ingest writes one ``EventInbox`` row per request in its own transaction and asks for
 a task (at most one queued per project: a slot in the shared cache). The task claims
 every committed row of the project (SKIP LOCKED on PostgreSQL), processes all their
 events as one batch and deletes the rows in the same transaction: under load many
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from engine import claims
-from engine.models import PendingEvents
+from engine.models import EventInbox
 
 ROWS_PER_ROUND = 40  # ingest requests processed together (each up to 1,000 events)
 ROUNDS = 10  # then hand over to a new task, so one project cannot hold a worker forever
@@ -24,7 +24,7 @@ SLOT_SECONDS = 30
 
 
 def slot(project_id: int) -> str:
-    return f"journeys:pending:{project_id}"
+    return f"journeys:inbox:{project_id}"
 
 
 def schedule(project_id: int) -> None:
@@ -32,11 +32,11 @@ def schedule(project_id: int) -> None:
     from engine import tasks
 
     if claims.claim(slot(project_id), SLOT_SECONDS):
-        tasks.process_pending.delay(project_id)
+        tasks.process_inbox.delay(project_id)
 
 
-def process_pending(project_id: int) -> int:
-    """Process the project's pending events; returns how many."""
+def process_inbox(project_id: int) -> int:
+    """Process the events in the project's inbox; returns how many."""
     from engine.events import process_events
     from engine.runner import locked
 
@@ -46,13 +46,13 @@ def process_pending(project_id: int) -> int:
     for _ in range(ROUNDS):
         with transaction.atomic():
             rows = list(
-                locked(
-                    PendingEvents.objects.filter(project_id=project_id).order_by("id")
-                ).values_list("id", "event_ids")[:ROWS_PER_ROUND]
+                locked(EventInbox.objects.filter(project_id=project_id).order_by("id")).values_list(
+                    "id", "event_ids"
+                )[:ROWS_PER_ROUND]
             )
             if not rows:
                 return done
-            PendingEvents.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
+            EventInbox.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
             event_ids = sorted({event_id for _, ids in rows for event_id in ids})
             process_events(event_ids)
         done += len(event_ids)
@@ -61,9 +61,9 @@ def process_pending(project_id: int) -> int:
 
 
 def stale_projects(now: datetime) -> list[int]:
-    """Projects with pending events whose task seems lost (for the ticker's sweep)."""
+    """Projects with inbox rows whose task seems lost (for the ticker's sweep)."""
     return list(
-        PendingEvents.objects.filter(created_at__lte=now - SWEEP_AGE)
+        EventInbox.objects.filter(created_at__lte=now - SWEEP_AGE)
         .values_list("project_id", flat=True)
         .distinct()
     )
