@@ -295,6 +295,48 @@ def channel_settings_public(project: Project) -> dict[str, dict[str, Any]]:
     return out
 
 
+CHANNEL_LABELS: dict[str, str] = {
+    "email": "Email",
+    "sms": "SMS",
+    "push": "Mobile push",
+    "web_push": "Web push",
+    "in_app": "In-app",
+    "webhook": "Webhook",
+}
+
+
+def channels_overview(project: Project) -> list[dict[str, Any]]:
+    """Every channel of the project: who sends it (its own settings or the environment's),
+    whether anything leaves, what to set if not, and its public settings. No secrets."""
+    from engine import channels
+
+    configs = project_channels(project.pk)
+    public = channel_settings_public(project)
+    out = []
+    for channel in (*SETTABLE, "in_app"):
+        backend = channels.backend_name(channel, configs)
+        sending = backend != "record"
+        entry = public.get(channel) or {
+            "source": "environment",
+            "settings": {},
+            "secrets": {},
+            "updated_at": None,
+            "updated_by": "",
+        }
+        out.append(
+            {
+                "channel": channel,
+                "label": CHANNEL_LABELS[channel],
+                "backend": backend,
+                "sending": sending,
+                "hint": "" if sending else channels.PROVIDER_HINTS.get(channel, ""),
+                "test_to": TEST_TARGET.get(channel, ""),
+                **entry,
+            }
+        )
+    return out
+
+
 # --- validation and writing ---------------------------------------------------------------
 
 _SID = re.compile(r"^AC[0-9a-fA-F]{32}$")

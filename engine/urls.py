@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from engine.api import ingest, projects, web_push
+from engine.api import channels, ingest, projects, web_push
 
 urlpatterns = [
     path("auth/token", projects.TokenView.as_view(), name="auth-token"),
@@ -17,6 +17,21 @@ urlpatterns = [
         "projects/<int:project_id>/keys/rotate",
         projects.ProjectKeyRotateView.as_view(),
         name="project-key-rotate",
+    ),
+    path(
+        "projects/<int:project_id>/channels",
+        channels.ProjectChannelsView.as_view(),
+        name="project-channels",
+    ),
+    path(
+        "projects/<int:project_id>/channels/<str:channel>",
+        channels.ProjectChannelView.as_view(),
+        name="project-channel",
+    ),
+    path(
+        "projects/<int:project_id>/channels/<str:channel>/test",
+        channels.ProjectChannelTestView.as_view(),
+        name="project-channel-test",
     ),
     path("events", ingest.EventsIngestView.as_view(), name="ingest-events"),
     path("profiles", ingest.ProfilesIngestView.as_view(), name="ingest-profiles"),
