@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
+from engine import consent
 from engine.channel_settings import ProjectChannels, project_channels_many
 from engine.channels import Outcome, Result, get_sender, idempotency_key
 from engine.models import Message
@@ -98,7 +99,7 @@ def deliver_messages(message_ids: list[int]) -> None:
     recorded (the database went away, a bug) is released for a retry soon, or failed after
     ``MAX_ATTEMPTS``.
     """
-    queue = message_claim_many(message_ids)
+    queue = _consented(message_claim_many(message_ids))
     if not queue:
         return
     # Each project's own channel settings, read once here (the sending threads read nothing).
@@ -224,7 +225,21 @@ def deliver_message(message_id: int) -> Message | None:
     message = message_claim(message_id)
     if message is None:
         return None
+    if not _consented([message]):
+        message.refresh_from_db()
+        return message
     return _deliver(message, refresh=True)
+
+
+def _consented(messages: list[Message]) -> list[Message]:
+    """The messages to send; those whose profile unsubscribed from their channel are
+    skipped with the reason (checked when sending: a message queued before the unsubscribe
+    is skipped too)."""
+    refused = consent.unsubscribed(messages)
+    for message in messages:
+        if message.pk in refused:
+            _record(message, Result.skipped(refused[message.pk]), backend="consent", refresh=False)
+    return [m for m in messages if m.pk not in refused]
 
 
 def _deliver(message: Message, *, refresh: bool) -> Message:

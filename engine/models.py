@@ -500,3 +500,27 @@ class ChannelSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} settings of project {self.project_id}"
+
+
+class Subscription(models.Model):
+    """A profile's consent to one channel (engine/consent.py). No row: subscribed.
+
+    Set through the profiles API, the unsubscribe link of an email, or staff; the engine
+    skips a message on a channel the profile unsubscribed from, when it is about to send.
+    """
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="subscriptions")
+    channel = models.CharField(max_length=16)
+    subscribed = models.BooleanField()
+    changed_at = models.DateTimeField()
+    # Who changed it: "api", "unsubscribe_link" (the page), "one_click" (RFC 8058), "staff".
+    source = models.CharField(max_length=32)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["profile", "channel"], name="subscription_once")
+        ]
+
+    def __str__(self) -> str:
+        state = "subscribed" if self.subscribed else "unsubscribed"
+        return f"{self.profile_id} {state} to {self.channel}"
