@@ -27,6 +27,7 @@ from django.utils import timezone
 from engine import consent
 from engine.channel_settings import ProjectChannels, project_channels_many
 from engine.channels import Outcome, Result, get_sender, idempotency_key
+from engine.limits import gate, slots_release, slots_return
 from engine.models import Message
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def deliver_messages(message_ids: list[int]) -> None:
     ``MAX_ATTEMPTS``.
     """
     queue = _consented(message_claim_many(message_ids))
+    queue = gate(queue)  # quiet hours and frequency caps
     if not queue:
         return
     # Each project's own channel settings, read once here (the sending threads read nothing).
@@ -228,6 +230,9 @@ def deliver_message(message_id: int) -> Message | None:
     if not _consented([message]):
         message.refresh_from_db()
         return message
+    if not gate([message]):  # quiet hours and frequency caps
+        message.refresh_from_db()
+        return message
     return _deliver(message, refresh=True)
 
 
@@ -286,6 +291,11 @@ def _record(message: Message, result: Result, *, backend: str, refresh: bool = T
     }
     delivery["log"] = [*(message.delivery or {}).get("log", []), entry][-LOG_KEEP:]
 
+    # Ending failed or skipped, it never reached the person: its cap slots go back.
+    ends_unsent = result.outcome in (Outcome.SKIPPED, Outcome.FAILED) or (
+        result.outcome is Outcome.RETRY and attempts >= MAX_ATTEMPTS
+    )
+    released = slots_release(delivery) if ends_unsent else None
     fields: dict[str, Any] = {"delivery": delivery}
     if result.outcome is Outcome.SENT:
         fields.update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None)
@@ -321,6 +331,8 @@ def _record(message: Message, result: Result, *, backend: str, refresh: bool = T
             attempts,
             result.outcome.value,
         )
+    elif released:
+        slots_return(message, released)
     if refresh:
         message.refresh_from_db()
     return message

@@ -524,3 +524,49 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         state = "subscribed" if self.subscribed else "unsubscribed"
         return f"{self.profile_id} {state} to {self.channel}"
+
+
+class ProjectLimits(models.Model):
+    """A project's frequency caps and quiet hours (engine/limits.py). No row: no limits.
+
+    ``frequency_caps`` is ``{channel: {"day": n, "week": n}}`` (either may be absent);
+    quiet hours are a window of the profile's local time, ``quiet_start`` to ``quiet_end``
+    (past midnight when the end is earlier), off when both are empty.
+    """
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="limits"
+    )
+    frequency_caps = models.JSONField(default=dict, blank=True)
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"limits of project {self.project_id}"
+
+
+class FrequencyCount(models.Model):
+    """How many messages of a channel a profile was sent in one local day or week: the
+    counter a frequency cap is taken from, one conditional upsert per send."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+    channel = models.CharField(max_length=16)
+    period = models.CharField(max_length=4)  # "day" or "week"
+    starts_on = models.DateField()  # the local day, or the Monday of the local week
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            # The upsert's conflict target; its leading profile column serves the cascade.
+            models.UniqueConstraint(
+                fields=["profile", "channel", "period", "starts_on"], name="frequency_count_key"
+            )
+        ]
+        indexes: ClassVar = [
+            # Pruning past periods: WHERE starts_on < d.
+            models.Index(fields=["starts_on"], name="frequency_count_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} {self.channel} {self.period} {self.starts_on}: {self.count}"

@@ -143,6 +143,7 @@ def write(
     event_ids = {r.trigger_event_id for r in rows if r.trigger_event_id}
     events = Event.objects.in_bulk(list(event_ids)) if event_ids else {}
     now_p = dt_param(now)
+    quiet = block.content.get("quiet_hours")
     rows_out = []
     for row in rows:
         profile = profiles[row.profile_id]
@@ -168,7 +169,8 @@ def write(
                 now_p,
                 None,
                 now_p if status == Message.Status.QUEUED else None,
-                json_param({}),
+                # The block's choice for quiet hours, read when it is sent (engine/limits.py).
+                json_param({"quiet_hours": quiet} if quiet else {}),
             )
         )
     inserted = insert_returning(

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from engine.api import channels, ingest, projects, web_push
+from engine.api.limits import ProjectLimitsView
 
 urlpatterns = [
     path("auth/token", projects.TokenView.as_view(), name="auth-token"),
@@ -17,6 +18,11 @@ urlpatterns = [
         "projects/<int:project_id>/keys/rotate",
         projects.ProjectKeyRotateView.as_view(),
         name="project-key-rotate",
+    ),
+    path(
+        "projects/<int:project_id>/limits",
+        ProjectLimitsView.as_view(),
+        name="project-limits",
     ),
     path(
         "projects/<int:project_id>/channels",

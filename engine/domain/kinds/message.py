@@ -13,6 +13,9 @@ from .base import BlockType, FieldSpec, field_spec
 
 DEFAULT_IN_APP_EXPIRY = 86400
 WEBHOOK_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# What a person-facing message does in the project's quiet hours (engine/limits.py).
+QUIET_HOURS_CHANNELS: tuple[str, ...] = ("push", "web_push", "email", "sms")
+QUIET_HOURS_CHOICES: tuple[str, ...] = ("hold", "skip")
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
 
@@ -91,6 +94,10 @@ def parse_message(raw: Mapping[str, Any], ctx: BlockContext, head: BlockHeader) 
         content["expires_after"] = DEFAULT_IN_APP_EXPIRY if expiry is None else expiry
     if channel == "webhook":
         _webhook_extras(raw, ctx, content)
+    if channel in QUIET_HOURS_CHANNELS:
+        content["quiet_hours"] = r.get_choice(
+            raw, ctx.path, "quiet_hours", QUIET_HOURS_CHOICES, default="hold"
+        )
     if len(r.errors) > before:
         return None
     return MessageBlock(head.id, head.type, channel, content, name=head.name)
@@ -119,6 +126,17 @@ def message_kind(type_: str, label: str, description: str) -> BlockType:
                 "method", "choice", False, "HTTP method", choices=WEBHOOK_METHODS, default="POST"
             ),
             field_spec("headers", "headers", False, "Header name to value (Liquid templates)"),
+        )
+    if type_ in QUIET_HOURS_CHANNELS:
+        fields += (
+            field_spec(
+                "quiet_hours",
+                "choice",
+                False,
+                "In the project's quiet hours: hold until they end, or skip",
+                choices=QUIET_HOURS_CHOICES,
+                default="hold",
+            ),
         )
     return BlockType(
         type_, label, "message", False, True, parse_message, fields, description, channel=type_

@@ -1,0 +1,407 @@
+"""Frequency caps and quiet hours: a project's limits, and the check delivery makes right
+before it sends a message (hold or skip in quiet hours, take a slot of the cap or skip).
+
+Decisions (docs/channels.md "Frequency caps and quiet hours"):
+- Days and weeks (Monday to Sunday) and quiet hours are the profile's local time: its own
+  time zone, else the project's.
+- Caps and quiet hours concern people: webhooks are never limited; in-app messages count
+  towards caps but ignore quiet hours (they only appear while the person uses the site).
+- A slot is taken atomically (one conditional upsert per period, in one transaction with
+  the mark on the message), so concurrent workers never send one over the cap. A retried
+  message keeps the slot it took; one that ends failed or skipped gives it back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from engine.domain.kinds.message import QUIET_HOURS_CHANNELS, QUIET_HOURS_CHOICES
+from engine.models import FrequencyCount, Message, Profile, Project, ProjectLimits
+
+# Channels that reach a person, in the words a marketer reads.
+CHANNEL_WORDS: Mapping[str, str] = {
+    "email": "email",
+    "sms": "SMS",
+    "push": "mobile push",
+    "web_push": "web push",
+    "in_app": "in-app",
+}
+CAPPED_CHANNELS: tuple[str, ...] = tuple(CHANNEL_WORDS)
+QUIET_CHANNELS = QUIET_HOURS_CHANNELS
+PERIODS: tuple[str, ...] = ("day", "week")
+MAX_CAP = 1000
+# What a message block does in quiet hours (the block's ``quiet_hours`` field).
+HOLD, SKIP = QUIET_HOURS_CHOICES
+# Keys of Message.delivery: the block's choice, the slots taken, the hold.
+CHOICE_KEY = "quiet_hours"
+SLOTS_KEY = "cap_slots"
+HELD_KEY = "held"
+HELD_UNTIL_KEY = "held_until"
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A project's limits: caps per channel and period, and the quiet window (or None)."""
+
+    caps: Mapping[str, Mapping[str, int]]
+    quiet: tuple[time, time] | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.caps and self.quiet is None
+
+    def applies_to(self, channel: str) -> bool:
+        return bool(self.caps.get(channel)) or (
+            self.quiet is not None and channel in QUIET_CHANNELS
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "frequency_caps": {c: dict(p) for c, p in self.caps.items()},
+            "quiet_hours": (
+                {"start": self.quiet[0].strftime("%H:%M"), "end": self.quiet[1].strftime("%H:%M")}
+                if self.quiet
+                else None
+            ),
+        }
+
+
+NO_LIMITS = Limits({}, None)
+
+
+class LimitsInvalid(ValueError):
+    """Bad limits: ``errors`` maps each field (``frequency_caps.email.day``) to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _limits(row: ProjectLimits | None) -> Limits:
+    if row is None:
+        return NO_LIMITS
+    caps = {
+        channel: {p: int(n) for p, n in periods.items() if p in PERIODS and n}
+        for channel, periods in (row.frequency_caps or {}).items()
+        if channel in CAPPED_CHANNELS and isinstance(periods, dict)
+    }
+    quiet = (row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None
+    return Limits({c: p for c, p in caps.items() if p}, quiet)
+
+
+def limits_get(project: Project | int) -> Limits:
+    project_id = project if isinstance(project, int) else project.pk
+    return _limits(ProjectLimits.objects.filter(project_id=project_id).first())
+
+
+# --- Settings: parsing and storing ------------------------------------------------------
+
+
+def parse_caps(value: Any, errors: dict[str, str]) -> dict[str, dict[str, int]]:
+    """``{"email": {"day": 3, "week": 10}}``; a null or missing period has no cap."""
+    where = "frequency_caps"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors[where] = 'must be an object like {"email": {"day": 3, "week": 10}}'
+        return {}
+    caps: dict[str, dict[str, int]] = {}
+    for channel, periods in value.items():
+        at = f"{where}.{channel}"
+        if channel not in CAPPED_CHANNELS:
+            errors[at] = f"{channel!r} is not a channel with caps; use {', '.join(CAPPED_CHANNELS)}"
+            continue
+        if periods is None:
+            continue
+        if not isinstance(periods, dict):
+            errors[at] = 'must be an object like {"day": 3, "week": 10}'
+            continue
+        for period, n in periods.items():
+            if period not in PERIODS:
+                errors[f"{at}.{period}"] = f"{period!r} is not a period; use day or week"
+            elif n is None or n == "":
+                continue
+            elif isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CAP:
+                errors[f"{at}.{period}"] = (
+                    f"must be a whole number from 1 to {MAX_CAP} (or empty for no cap), not {n!r}"
+                )
+            else:
+                caps.setdefault(channel, {})[period] = n
+    return caps
+
+
+def parse_time(value: Any) -> time | None:
+    """``"21:00"`` (24-hour HH:MM) as a time, or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    match = _TIME.match(value.strip())
+    return time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def parse_quiet_hours(value: Any, errors: dict[str, str]) -> tuple[time, time] | None:
+    """``{"start": "21:00", "end": "08:00"}``, or None (no quiet hours)."""
+    where = "quiet_hours"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors[where] = 'must be null or an object like {"start": "21:00", "end": "08:00"}'
+        return None
+    out = []
+    for key in ("start", "end"):
+        parsed = parse_time(value.get(key))
+        if parsed is None:
+            errors[f"{where}.{key}"] = (
+                f"must be a 24-hour time like 21:00, not {value.get(key)!r}"
+                if key in value
+                else "is required (a 24-hour time like 21:00)"
+            )
+        out.append(parsed)
+    for key in value:
+        if key not in ("start", "end"):
+            errors[f"{where}.{key}"] = "is not a field of quiet hours; use start and end"
+    start, end = out
+    if start is None or end is None:
+        return None
+    if start == end:
+        errors[f"{where}.end"] = "must differ from the start (the window would be empty)"
+        return None
+    return start, end
+
+
+def limits_set(*, project: Project, frequency_caps: Any = ..., quiet_hours: Any = ...) -> Limits:
+    """Validate and store the limits given (``...``: keep what is stored); LimitsInvalid
+    names every bad field."""
+    errors: dict[str, str] = {}
+    current = limits_get(project)
+    caps = current.caps if frequency_caps is ... else parse_caps(frequency_caps, errors)
+    quiet = current.quiet if quiet_hours is ... else parse_quiet_hours(quiet_hours, errors)
+    if errors:
+        raise LimitsInvalid(errors)
+    ProjectLimits.objects.update_or_create(
+        project=project,
+        defaults={
+            "frequency_caps": {c: dict(p) for c, p in caps.items()},
+            "quiet_start": quiet[0] if quiet else None,
+            "quiet_end": quiet[1] if quiet else None,
+        },
+    )
+    return limits_get(project)
+
+
+# --- Local time ----------------------------------------------------------------------
+
+
+def zone_of(profile_zone: str, project_zone: str) -> ZoneInfo:
+    """The profile's own time zone, else the project's, else UTC."""
+    for name in (profile_zone, project_zone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def quiet_until(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime | None:
+    """When the quiet window that ``now`` falls in ends (UTC), or None outside the window."""
+    local = now.astimezone(zone)
+    t = local.time()
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def period_starts(local_day: date) -> dict[str, date]:
+    return {"day": local_day, "week": local_day - timedelta(days=local_day.weekday())}
+
+
+def cap_reason(channel: str, period: str, cap: int) -> str:
+    return f"frequency cap: {cap} {CHANNEL_WORDS.get(channel, channel)} per {period} reached"
+
+
+def _clock(t: time) -> str:
+    return t.strftime("%H:%M")
+
+
+# --- The check before sending ---------------------------------------------------------
+
+
+def gate(messages: list[Message], now: datetime | None = None) -> list[Message]:
+    """The claimed messages that may be sent now. The others are held for quiet hours
+    (queued again for the window's end), skipped with the reason, or dropped because
+    another worker took them over; for capped channels, the ones returned hold a slot."""
+    candidates = [m for m in messages if m.channel in CAPPED_CHANNELS]
+    if not candidates:
+        return messages
+    rows = ProjectLimits.objects.filter(project_id__in={m.project_id for m in candidates})
+    limits = {row.project_id: _limits(row) for row in rows}
+    limited = [
+        m
+        for m in candidates
+        if m.project_id in limits and limits[m.project_id].applies_to(m.channel)
+    ]
+    if not limited:
+        return messages
+    now = now or timezone.now()
+    zones = {
+        pk: zone_of(tz, project_tz)
+        for pk, tz, project_tz in Profile.objects.filter(
+            pk__in={m.profile_id for m in limited}
+        ).values_list("pk", "timezone", "project__timezone")
+    }
+    stopped = {
+        m.pk
+        for m in limited
+        if not _may_send(m, limits[m.project_id], zones.get(m.profile_id, ZoneInfo("UTC")), now)
+    }
+    return [m for m in messages if m.pk not in stopped]
+
+
+def _may_send(message: Message, limits: Limits, zone: ZoneInfo, now: datetime) -> bool:
+    delivery = message.delivery or {}
+    if limits.quiet is not None and message.channel in QUIET_CHANNELS:
+        start, end = limits.quiet
+        until = quiet_until(now, zone, start, end)
+        if until is not None:
+            window = f"{_clock(start)}-{_clock(end)} {zone.key}"
+            if delivery.get(CHOICE_KEY) == SKIP:
+                _finish_skipped(message, f"skipped for quiet hours ({window})", now)
+            else:
+                local = until.astimezone(zone)
+                _hold(
+                    message,
+                    until,
+                    f"held for quiet hours until {local:%Y-%m-%d %H:%M} {zone.key} ({window})",
+                    now,
+                )
+            return False
+    caps = limits.caps.get(message.channel)
+    if not caps or SLOTS_KEY in delivery:  # no cap, or a retry that holds its slot
+        return True
+    return _take_slots(message, caps, period_starts(now.astimezone(zone).date()), now)
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_TAKE_SQL = f"""
+INSERT INTO {FrequencyCount._meta.db_table} (profile_id, channel, period, starts_on, count)
+VALUES (%s, %s, %s, %s, 1)
+ON CONFLICT (profile_id, channel, period, starts_on)
+DO UPDATE SET count = {FrequencyCount._meta.db_table}.count + 1
+WHERE {FrequencyCount._meta.db_table}.count < %s
+RETURNING count
+"""
+
+
+def _take_slots(
+    message: Message, caps: Mapping[str, int], starts: Mapping[str, date], now: datetime
+) -> bool:
+    """One slot of each capped period, and the mark on the message, all or nothing. The
+    upsert locks the counter row until commit, so a concurrent taker waits and then sees
+    the new count: never one over the cap."""
+    slots = {period: starts[period].isoformat() for period in PERIODS if period in caps}
+    delivery = {**(message.delivery or {}), SLOTS_KEY: slots}
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for period in slots:
+                    cursor.execute(
+                        _TAKE_SQL,
+                        [message.profile_id, message.channel, period, starts[period], caps[period]],
+                    )
+                    if cursor.fetchone() is None:
+                        raise _Refused(cap_reason(message.channel, period, caps[period]))
+            if not _mine(message).update(delivery=delivery):
+                raise _Refused()  # another worker holds it now: give the slots back
+    except _Refused as refused:
+        if refused.reason:
+            _finish_skipped(message, refused.reason, now)
+        return False
+    message.delivery = delivery
+    return True
+
+
+def _mine(message: Message) -> Any:
+    """The row, only while this attempt still holds it (as engine/delivery.py records)."""
+    return Message.objects.filter(
+        pk=message.pk,
+        status=Message.Status.QUEUED,
+        attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at,
+    )
+
+
+def _log(message: Message, entry: dict[str, Any]) -> dict[str, Any]:
+    from engine.delivery import LOG_KEEP
+
+    delivery = {**(message.delivery or {})}
+    delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
+    return delivery
+
+
+def _finish_skipped(message: Message, reason: str, now: datetime) -> None:
+    delivery = _log(
+        message,
+        {"at": now.isoformat(), "attempt": message.attempts, "outcome": "skipped", "error": reason},
+    )
+    if _mine(message).update(
+        status=Message.Status.SKIPPED, error=reason, next_attempt_at=None, delivery=delivery
+    ):
+        message.status, message.error, message.delivery = Message.Status.SKIPPED, reason, delivery
+
+
+def _hold(message: Message, until: datetime, reason: str, now: datetime) -> None:
+    """Queue the message again for the window's end; the hold is not an attempt."""
+    delivery = _log(
+        message,
+        {"at": now.isoformat(), "outcome": "held", "until": until.isoformat(), "reason": reason},
+    )
+    delivery[HELD_KEY] = reason
+    delivery[HELD_UNTIL_KEY] = until.isoformat()
+    attempts = max(0, message.attempts - 1)
+    if _mine(message).update(next_attempt_at=until, attempts=attempts, delivery=delivery):
+        message.next_attempt_at, message.attempts, message.delivery = until, attempts, delivery
+
+
+# --- Giving slots back -----------------------------------------------------------------
+
+
+def slots_release(delivery: dict[str, Any]) -> dict[str, str] | None:
+    """Take the slot mark off a message's delivery facts (it ends failed or skipped); the
+    slots to give back once that is recorded."""
+    slots = delivery.pop(SLOTS_KEY, None)
+    return slots if isinstance(slots, dict) else None
+
+
+def slots_return(message: Message, slots: Mapping[str, str]) -> None:
+    """Give back the slots a message took: it never reached the person."""
+    for period, starts_on in slots.items():
+        FrequencyCount.objects.filter(
+            profile_id=message.profile_id,
+            channel=message.channel,
+            period=period,
+            starts_on=date.fromisoformat(starts_on),
+            count__gt=0,
+        ).update(count=F("count") - 1)
+
+
+def counts_prune(before: date) -> int:
+    """Forget counters of periods that started before ``before`` (nothing reads them)."""
+    deleted, _ = FrequencyCount.objects.filter(starts_on__lt=before).delete()
+    return deleted
