@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from builder import page_selectors, page_services, services
 from builder.context import SESSION_KEY, current_membership
 from builder.selectors import Forbidden, NotFound, journey_get_for_user
+from engine import consent
 from engine.domain import DefinitionInvalid
 from engine.models import Membership
 from engine.selectors import membership_get
@@ -283,6 +284,7 @@ def profile_detail(request: HttpRequest, profile_id: str) -> HttpResponse:
             "profile": profile,
             "properties": sorted(profile.properties.items()) if profile.properties else [],
             "journeys": page_selectors.timeline_for_people(timeline, membership.project),
+            "subscriptions": consent.subscriptions_of(profile),
         },
     )
 

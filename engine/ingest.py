@@ -61,6 +61,8 @@ class ProfileRecord:
     # Only the keys the client sent: a missing key leaves the stored value alone.
     fields: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] | None = None
+    # Channel -> subscribed, only for the channels sent (engine/consent.py).
+    subscriptions: dict[str, bool] | None = None
     user_hash: str | None = None
 
 
@@ -382,6 +384,14 @@ def parse_profile_item(
             record.fields["push_tokens"] = tokens
     if "properties" in item:
         record.properties = _properties(item, index, errors)
+    if "subscriptions" in item:
+        from engine.consent import parse_subscriptions  # models: loaded once apps are ready
+
+        wanted, problem = parse_subscriptions(item["subscriptions"])
+        if problem:
+            errors.append(error(index, "subscriptions", problem))
+        else:
+            record.subscriptions = wanted
     record.user_hash = _string(
         item, "user_hash", index, errors, max_length=MAX_HASH_LENGTH, required=False
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from engine import loaders
+from engine import consent, loaders
 from engine.domain import MessageBlock, render
 from engine.models import Event, Message, Profile
 from engine.sql import dt_param, insert_returning, json_param
@@ -80,11 +80,18 @@ def render_message(
             ],
         }
     if channel == "email":
+        unsubscribe = consent.unsubscribe_url(project_id=profile.project_id, profile_id=profile.pk)
+        context = {**context, "unsubscribe_url": unsubscribe}  # {{ unsubscribe_url }}
         return {
             "to": profile.email,
             "subject": _text(content.get("subject"), context),
             "html": _text(content.get("html"), context),
             "text": _text(content.get("text"), context),
+            "tracking": {
+                "opens": content.get("track_opens", True),
+                "clicks": content.get("track_clicks", True),
+            },
+            "unsubscribe_url": unsubscribe,
         }
     if channel == "sms":
         return {"to": profile.phone, "body": _text(content.get("body"), context)}

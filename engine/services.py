@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from engine import signals
+from engine import consent, signals
 from engine.ingest import (
     EventRecord,
     IdentifyRecord,
@@ -315,7 +315,8 @@ def profiles_upsert(
                         i,
                         r.external_id,
                         r.user_hash,
-                        tuple(f for f in SDK_RESTRICTED_FIELDS if f in r.fields),
+                        tuple(f for f in SDK_RESTRICTED_FIELDS if f in r.fields)
+                        + (("subscriptions",) if r.subscriptions is not None else ()),
                     )
                     for i, r in enumerate(records)
                 ],
@@ -339,6 +340,14 @@ def profiles_upsert(
                 ["email", "phone", "timezone", "properties", "push_tokens", "updated_at"],
                 batch_size=500,
             )
+        for record in records:
+            for channel, subscribed in (record.subscriptions or {}).items():
+                consent.subscription_set(
+                    profile_id=mapping[record.external_id],
+                    channel=channel,
+                    subscribed=subscribed,
+                    source=consent.SOURCE_API,
+                )
         touched = sorted({p.pk for p in changed} | set(created))
         if touched:
             transaction.on_commit(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from engine.api import channels, ingest, projects, web_push
+from engine.api import channels, ingest, projects, subscriptions, web_push
 from engine.api.limits import ProjectLimitsView
 
 urlpatterns = [
@@ -42,6 +42,11 @@ urlpatterns = [
     path("events", ingest.EventsIngestView.as_view(), name="ingest-events"),
     path("profiles", ingest.ProfilesIngestView.as_view(), name="ingest-profiles"),
     path("identify", ingest.IdentifyView.as_view(), name="ingest-identify"),
+    path(
+        "profiles/<path:profile_id>/subscriptions",
+        subscriptions.ProfileSubscriptionsView.as_view(),
+        name="profile-subscriptions",
+    ),
     path("web-push/key", web_push.WebPushKeyView.as_view(), name="web-push-key"),
     path(
         "web-push/subscriptions",

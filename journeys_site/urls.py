@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("builder.urls")),
     path("api/v1/", include("stats.urls")),
     path("api/v1/", include("accounts.urls")),
+    path("", include("engine.engagement_urls")),
     path("", include("builder.page_urls")),
     path("", include("builder.canvas_urls")),
     path("", include("stats.page_urls")),

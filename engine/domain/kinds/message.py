@@ -16,6 +16,12 @@ WEBHOOK_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # What a person-facing message does in the project's quiet hours (engine/limits.py).
 QUIET_HOURS_CHANNELS: tuple[str, ...] = ("push", "web_push", "email", "sms")
 QUIET_HOURS_CHOICES: tuple[str, ...] = ("hold", "skip")
+# Email engagement tracking, per block: "on" (the default) or "off".
+ON_OFF: tuple[str, ...] = ("on", "off")
+TRACKING_FIELDS: Mapping[str, str] = {
+    "track_opens": "Track opens with an invisible image (marks the message opened)",
+    "track_clicks": "Track clicks through signed redirect links (marks it clicked)",
+}
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
 
@@ -94,6 +100,9 @@ def parse_message(raw: Mapping[str, Any], ctx: BlockContext, head: BlockHeader) 
         content["expires_after"] = DEFAULT_IN_APP_EXPIRY if expiry is None else expiry
     if channel == "webhook":
         _webhook_extras(raw, ctx, content)
+    if channel == "email":  # engagement tracking (docs/channels.md), on unless turned off
+        for key in TRACKING_FIELDS:
+            content[key] = r.get_choice(raw, ctx.path, key, ON_OFF, default="on") != "off"
     if channel in QUIET_HOURS_CHANNELS:
         content["quiet_hours"] = r.get_choice(
             raw, ctx.path, "quiet_hours", QUIET_HOURS_CHOICES, default="hold"
@@ -119,6 +128,11 @@ def message_kind(type_: str, label: str, description: str) -> BlockType:
                 "Drop the message if not shown by then",
                 default="P1D",
             ),
+        )
+    if type_ == "email":
+        fields += tuple(
+            field_spec(key, "choice", False, help, choices=ON_OFF, default="on")
+            for key, help in TRACKING_FIELDS.items()
         )
     if type_ == "webhook":
         fields += (
