@@ -307,36 +307,6 @@ def project_keys(*, project: Project, origin: str) -> list[dict[str, str]]:
     return keys
 
 
-CHANNEL_LABELS = {
-    "push": "Mobile Push",
-    "web_push": "Web Push",
-    "email": "Email",
-    "sms": "SMS",
-    "in_app": "In-App",
-    "webhook": "Webhook",
-}
-
-
-def channel_status() -> list[dict[str, Any]]:
-    """Each channel, whether a provider sends its messages, and what the operator sets if
-    not. Install-wide settings (environment); no secret is ever read out here."""
-    from engine import channels
-
-    out = []
-    for channel in channels.CHANNEL_NAMES:
-        connected = channels.provider_configured(channel)
-        out.append(
-            {
-                "channel": channel,
-                "label": CHANNEL_LABELS.get(channel, channel),
-                "connected": connected,
-                "backend": channels.backend_name(channel),
-                "hint": "" if connected else channels.PROVIDER_HINTS.get(channel, ""),
-            }
-        )
-    return out
-
-
 def project_members(*, project_id: int) -> list[Membership]:
     return list(
         Membership.objects.filter(project_id=project_id)

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from builder import pages
+from builder import channel_pages, pages
 
 urlpatterns: list[URLPattern] = [
     path("", pages.home, name="home"),
@@ -36,4 +36,11 @@ urlpatterns: list[URLPattern] = [
     path("profiles/<path:profile_id>/", pages.profile_detail, name="profile-detail"),
     path("settings/", pages.project_settings, name="project-settings"),
     path("settings/rotate-key", pages.project_rotate_key, name="project-rotate-key"),
+    path("settings/channels/<str:channel>", channel_pages.channel_save, name="channel-save"),
+    path(
+        "settings/channels/<str:channel>/clear",
+        channel_pages.channel_clear,
+        name="channel-clear",
+    ),
+    path("settings/channels/<str:channel>/test", channel_pages.channel_test, name="channel-test"),
 ]

@@ -167,18 +167,21 @@ def campaign_details(request: HttpRequest, journey_id: int, node: str) -> HttpRe
         preview_html=preview.get("html") or "",
         statuses=selectors.STATUSES,
         definition=_pretty(report["block"]),
-        no_provider=_no_provider(str(report["channel"])),
+        no_provider=_no_provider(str(report["channel"]), journey.project_id),
     )
     context["presets"] = _presets(journey, context["frame_from"], context["frame_to"])
     return render(request, "stats/campaign.html", context)
 
 
-def _no_provider(block_type: str) -> str:
-    """What to set when this block's channel only records its messages, else ""."""
+def _no_provider(block_type: str, project_id: int) -> str:
+    """What to set when this block's channel only records its messages (for this project:
+    its own channel settings, else the deployment's), else ""."""
     from engine import channels
 
     # A message block's type is its channel's name.
-    if block_type not in channels.CHANNEL_NAMES or channels.provider_configured(block_type):
+    if block_type not in channels.CHANNEL_NAMES or channels.provider_configured(
+        block_type, project_id
+    ):
         return ""
     return channels.PROVIDER_HINTS[block_type]
 

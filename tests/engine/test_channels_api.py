@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from engine.models import ChannelSetting, Membership, Project
 from tests.conftest import client_for
-from tests.engine.delivery.smtp import smtp_with_login
+from tests.engine.delivery.smtp import no_environment_providers, smtp_with_login
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = [
@@ -26,11 +26,7 @@ TOKEN = "twilio-token-0123456789-9b1d"
 
 @pytest.fixture(autouse=True)
 def _no_environment_providers(settings: Any) -> None:
-    settings.EMAIL_URL = settings.JOURNEYS_EMAIL_ESP = ""
-    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
-    settings.FCM_SERVER_KEY = settings.FCM_PROJECT_ID = settings.FCM_SERVICE_ACCOUNT = ""
-    for channel in ("PUSH", "WEB_PUSH", "EMAIL", "SMS", "IN_APP", "WEBHOOK"):
-        setattr(settings, f"JOURNEYS_{channel}_BACKEND", "")
+    no_environment_providers(settings)
 
 
 def url(project: Project, channel: str = "") -> str:

@@ -1,4 +1,5 @@
-"""A real SMTP server (aiosmtpd) on a free local port that takes one user's password."""
+"""A real SMTP server (aiosmtpd) on a free local port that takes one user's password; a
+deployment with no provider configured."""
 
 from __future__ import annotations
 
@@ -54,3 +55,12 @@ def smtp_with_login(user: str, password: str) -> Iterator[AuthInbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+def no_environment_providers(settings: Any) -> None:
+    """The deployment configures no provider: only a project's own settings send."""
+    settings.EMAIL_URL = settings.JOURNEYS_EMAIL_ESP = ""
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
+    settings.FCM_SERVER_KEY = settings.FCM_PROJECT_ID = settings.FCM_SERVICE_ACCOUNT = ""
+    for channel in ("PUSH", "WEB_PUSH", "EMAIL", "SMS", "IN_APP", "WEBHOOK"):
+        setattr(settings, f"JOURNEYS_{channel}_BACKEND", "")

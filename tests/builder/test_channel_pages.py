@@ -1,0 +1,166 @@
+"""The Channels section of the settings page: admins set providers (secrets never rendered
+back), members only read, test sends say what happened, the campaign page follows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from engine import channel_settings
+from engine.models import ChannelSetting, Membership, Project
+from tests.engine.delivery.smtp import no_environment_providers, smtp_with_login
+from tests.engine.delivery.test_channel_settings import service_account
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore:Requiring AUTH:UserWarning"),
+]
+
+PASSWORD = "page-password-0123456789-beef"
+TOKEN = "twilio-token-for-the-page-5e5e"
+SID = "AC" + "0123456789abcdef" * 2
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_providers(settings: Any) -> None:
+    no_environment_providers(settings)
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def smtp_form(port: int) -> dict[str, Any]:
+    return {
+        "provider": "smtp",
+        "host": "127.0.0.1",
+        "port": str(port),
+        "security": "none",
+        "username": "mailer",
+        "password": PASSWORD,
+        "from_email": "shop@example.com",
+        "esp": "",
+    }
+
+
+def channel_block(html: str, channel: str) -> str:
+    return html.split(f'id="channel-{channel}"', 1)[1].split('class="card-body channel-settings"')[
+        0
+    ]
+
+
+def test_an_admin_saves_smtp_and_the_page_shows_set_not_the_password(
+    marketer: Any, project: Project
+) -> None:
+    client = signed_in(marketer)
+    response = client.post("/settings/channels/email", smtp_form(2525), follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert PASSWORD not in html
+    assert "Email settings saved" in html
+    block = channel_block(html, "email")
+    assert "set · ends in …beef" in block
+    assert 'value="127.0.0.1"' in block
+    assert ">Clear SMTP password</button>" in block
+    assert ">Replace SMTP password</summary>" in block
+    row = html.split("<td>Email</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Sending (smtp)" in row
+    assert "This project" in row
+    # Saving again without typing the password keeps it.
+    again = smtp_form(587)
+    again["password"] = ""
+    client.post("/settings/channels/email", again)
+    config = channel_settings.project_channels(project.pk)["email"]
+    assert (config.get("port"), config.get("password")) == (587, PASSWORD)
+
+
+def test_a_bad_field_comes_back_with_its_error_and_no_secret(
+    marketer: Any, project: Project
+) -> None:
+    form = smtp_form(99999)
+    response = signed_in(marketer).post("/settings/channels/email", form)
+    assert response.status_code == 400
+    html = response.content.decode()
+    block = channel_block(html, "email")
+    assert 'id="ch-email-port-error"' in block
+    assert "SMTP port must be between 1 and 65535" in block
+    assert 'aria-invalid="true"' in block
+    assert 'value="99999"' in block  # what was typed stays, to be corrected
+    assert PASSWORD not in html
+    assert not ChannelSetting.objects.exists()
+
+
+def test_clear_removes_one_secret_and_use_the_deployments_removes_all(
+    marketer: Any, project: Project
+) -> None:
+    client = signed_in(marketer)
+    client.post("/settings/channels/email", smtp_form(2525))
+    client.post("/settings/channels/email", {"clear": "password"})
+    config = channel_settings.project_channels(project.pk)["email"]
+    assert "password" not in config.secrets
+    assert config.get("host") == "127.0.0.1"  # the rest is kept
+    client.post("/settings/channels/email/clear")
+    assert not ChannelSetting.objects.filter(project=project).exists()
+
+
+def test_a_service_account_can_be_uploaded_as_a_file(marketer: Any, project: Project) -> None:
+    info = service_account()
+    upload = SimpleUploadedFile("key.json", json.dumps(info).encode(), "application/json")
+    response = signed_in(marketer).post(
+        "/settings/channels/push", {"service_account_file": upload}, follow=True
+    )
+    html = response.content.decode()
+    assert "push@shop-app.iam.gserviceaccount.com · key …7a3e" in html
+    assert "PRIVATE KEY" not in html
+    assert channel_settings.project_channels(project.pk)["push"].backend == "fcm"
+
+
+def test_a_test_email_is_sent_and_the_page_says_so(marketer: Any, project: Project) -> None:
+    client = signed_in(marketer)
+    with smtp_with_login("mailer", PASSWORD) as inbox:
+        client.post("/settings/channels/email", smtp_form(inbox.port))
+        response = client.post("/settings/channels/email/test", {"to": "me@example.com"})
+        assert response["Location"] == "/settings/#channel-email"
+        html = client.get("/settings/").content.decode()
+    assert len(inbox.received) == 1
+    block = channel_block(html, "email")
+    assert "Test send to me@example.com: Sent through smtp" in block
+    assert 'role="status"' in block
+    assert "Test send" not in client.get("/settings/").content.decode()  # said once
+
+
+def test_a_test_sms_without_a_provider_says_nothing_left(marketer: Any, project: Project) -> None:
+    client = signed_in(marketer)
+    client.post("/settings/channels/sms/test", {"to": "+15551234567"})
+    html = client.get("/settings/").content.decode()
+    assert "Not sent: this channel has no provider" in channel_block(html, "sms")
+
+
+def test_members_see_status_only_and_cannot_write(marketer: Any, project: Project) -> None:
+    signed_in(marketer).post(
+        "/settings/channels/sms",
+        {"account_sid": SID, "auth_token": TOKEN, "from_number": "+15550001111"},
+    )
+    viewer = UserFactory(username="vic")
+    MembershipFactory(project=project, user=viewer, role=Membership.Role.VIEWER)
+    editor = UserFactory(username="eddie")
+    MembershipFactory(project=project, user=editor, role=Membership.Role.EDITOR)
+    for user in (viewer, editor):
+        client = signed_in(user)
+        html = client.get("/settings/").content.decode()
+        assert TOKEN not in html
+        block = channel_block(html, "sms")
+        assert "<form" not in block
+        assert SID in block  # the account SID is not a secret
+        assert "set · ends in …5e5e" in block
+        for path in ("/settings/channels/sms", "/settings/channels/sms/clear"):
+            assert client.post(path, {"auth_token": "x"}).status_code == 403
+        assert client.post("/settings/channels/sms/test", {"to": "+1555"}).status_code == 403
+    assert channel_settings.project_channels(project.pk)["sms"].get("auth_token") == TOKEN
