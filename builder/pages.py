@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from builder import page_selectors, page_services, services
+from builder import channel_pages, page_selectors, page_services, services
 from builder.context import SESSION_KEY, current_membership
 from builder.selectors import Forbidden, NotFound, journey_get_for_user
 from engine import consent
@@ -301,11 +301,7 @@ def project_settings(request: HttpRequest) -> HttpResponse:
     project = membership.project
     is_admin = membership.role == Membership.Role.ADMIN
     errors: dict[str, str] = {}
-    values = {
-        "name": project.name,
-        "timezone": project.timezone,
-        "identity_verification": project.identity_verification,
-    }
+    values = None
     if request.method == "POST":
         if not is_admin:
             raise PermissionDenied("Only project admins change settings.")
@@ -326,6 +322,31 @@ def project_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Project settings saved.")
             return redirect("project-settings")
+    return settings_page(request, membership, values=values, errors=errors)
+
+
+def settings_page(
+    request: HttpRequest,
+    membership: Membership,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    channels: list[dict[str, Any]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The settings page; ``errors`` (general) or ``channels`` (with a channel form's errors)
+    when a form came back with problems."""
+    project = membership.project
+    errors = errors or {}
+    if values is None:
+        values = {
+            "name": project.name,
+            "timezone": project.timezone,
+            "identity_verification": project.identity_verification,
+        }
+    if channels is None:  # the outcome of a test send, shown once next to its channel
+        test = request.session.pop(channel_pages.TEST_SESSION_KEY, None)
+        channels = channel_pages.channels_context(project, test=test)
     origin = f"{request.scheme}://{request.get_host()}"
     return render(
         request,
@@ -333,16 +354,16 @@ def project_settings(request: HttpRequest) -> HttpResponse:
         {
             "nav_section": "settings",
             "project": project,
-            "is_admin": is_admin,
+            "is_admin": membership.role == Membership.Role.ADMIN,
             "values": values,
             "errors": errors,
             "timezones": page_selectors.timezone_choices(),
             "keys": page_selectors.project_keys(project=project, origin=origin),
             "members": page_selectors.project_members(project_id=project.pk),
-            "channels": page_selectors.channel_status(),
+            "channels": channels,
             "members_template": page_selectors.members_template(),
         },
-        status=400 if errors else 200,
+        status=400 if errors else status,
     )
 
 
