@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ApiToken, Invitation
 from engine.models import Membership
+from engine.selectors import NotFound
 
 
 class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
@@ -119,10 +120,8 @@ class InvitationAcceptView(APIView):
     def post(self, request: Request, token: str) -> Response:
         """Join the project: the signed-in addressee becomes a member with the invited role."""
         invitation = selectors.invitation_get_for_invitee(user=request.user, raw_token=token)
-        try:
-            membership = services.invitation_accept(invitation=invitation, user=request.user)  # type: ignore[arg-type]
-        except services.InvitationError as exc:
-            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        # An InvitationError is answered 400 {field: [message]} by journeys_site/errors.py.
+        membership = services.invitation_accept(invitation=invitation, user=request.user)  # type: ignore[arg-type]
         return Response({"project": membership.project_id, "role": membership.role})
 
 
@@ -135,9 +134,6 @@ class ProjectMemberDetailView(APIView):
             selectors.project_members(project=admin.project).filter(user__username=username).first()
         )
         if member is None:
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        try:
-            services.member_remove(membership=member)
-        except services.InvitationError as exc:
-            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+            raise NotFound("member")
+        services.member_remove(membership=member)  # InvitationError: 400 (journeys_site/errors.py)
         return Response(status=status.HTTP_204_NO_CONTENT)

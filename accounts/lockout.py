@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from journeys_site import errors
 
 
 def lockout_message() -> str:
@@ -23,7 +25,7 @@ def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRes
     retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     response: HttpResponse
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": lockout_message()}, status=429)
+        response = errors.json_response(429, errors.detail(lockout_message()))
     else:
         response = render(
             request, "accounts/lockout.html", {"message": lockout_message()}, status=429

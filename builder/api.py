@@ -15,7 +15,6 @@ from builder import selectors, services
 from builder.models import Journey, JourneyVersion
 from engine.domain import FILTER_OPS, VALUE_FILTER_OPS, palette
 from engine.selectors import project_get_for_user
-from journeys_site.errors import ApiError
 
 # -- serializers --------------------------------------------------------------------------
 
@@ -167,21 +166,6 @@ DefinitionErrors = inline_serializer(
 # -- views --------------------------------------------------------------------------------
 
 
-class BuilderView(APIView):
-    """Turns the builder's domain errors into their HTTP answers (the rest is global)."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TransitionRefused):
-            exc = ApiError(409, {"detail": exc.message, "status": exc.status})
-        elif isinstance(exc, services.RevisionConflict):
-            exc = ApiError(409, {"detail": str(exc), "revision": exc.revision})
-        elif isinstance(exc, services.InFlightInvalid):
-            exc = ApiError(400, {"in_flight": exc.as_list()})
-        elif isinstance(exc, services.ImportInvalid):
-            exc = ApiError(400, {exc.field: [exc.message]})
-        return super().handle_exception(exc)
-
-
 def _body(journey: Journey) -> dict[str, Any]:
     return dict(JourneySerializer(journey).data)
 
@@ -194,7 +178,7 @@ def _reload(journey: Journey) -> Journey:
 _WRITE_ERRORS = {400: DefinitionErrors, 403: None, 404: None, 409: Conflict}
 
 
-class JourneyListView(BuilderView):
+class JourneyListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("project", OpenApiTypes.INT, description="Only this project")],
         responses={200: JourneySerializer(many=True), 404: None},
@@ -234,7 +218,7 @@ class JourneyListView(BuilderView):
         return Response(_body(_reload(journey)), status=status.HTTP_201_CREATED)
 
 
-class JourneyDetailView(BuilderView):
+class JourneyDetailView(APIView):
     @extend_schema(responses={200: JourneySerializer, 404: None}, operation_id="journeys_retrieve")
     def get(self, request: Request, journey_id: int) -> Response:
         journey = selectors.journey_get_for_user(user=request.user, journey_id=journey_id)
@@ -291,7 +275,7 @@ class JourneyDetailView(BuilderView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _LifecycleView(BuilderView):
+class _LifecycleView(APIView):
     def _run(self, request: Request, journey_id: int, action: str) -> Response:
         journey = selectors.journey_get_for_user(
             user=request.user, journey_id=journey_id, edit=True
@@ -357,7 +341,7 @@ class JourneyStopView(_LifecycleView):
         return self._run(request, journey_id, "stop")
 
 
-class JourneyPreviewView(BuilderView):
+class JourneyPreviewView(APIView):
     @extend_schema(
         request=PreviewSerializer,
         responses={200: PreviewResponse, 404: None},
@@ -373,7 +357,7 @@ class JourneyPreviewView(BuilderView):
         )
 
 
-class JourneyVersionsView(BuilderView):
+class JourneyVersionsView(APIView):
     @extend_schema(
         responses={200: VersionSerializer(many=True), 404: None},
         operation_id="journeys_versions_list",
@@ -385,7 +369,7 @@ class JourneyVersionsView(BuilderView):
         return Response(VersionSerializer(versions, many=True, context=context).data)
 
 
-class JourneyVersionDetailView(BuilderView):
+class JourneyVersionDetailView(APIView):
     @extend_schema(
         responses={200: VersionDetailSerializer, 404: None},
         operation_id="journeys_versions_retrieve",
@@ -397,7 +381,7 @@ class JourneyVersionDetailView(BuilderView):
         return Response(VersionDetailSerializer(version, context=context).data)
 
 
-class JourneyExportView(BuilderView):
+class JourneyExportView(APIView):
     @extend_schema(responses={200: ExportSerializer, 404: None}, operation_id="journeys_export")
     def get(self, request: Request, journey_id: int) -> Response:
         """A portable document of the working definition, for POST /journeys/import."""
@@ -405,7 +389,7 @@ class JourneyExportView(BuilderView):
         return Response(services.journey_export(journey=journey))
 
 
-class JourneyImportView(BuilderView):
+class JourneyImportView(APIView):
     @extend_schema(
         request=ImportSerializer,
         responses={201: JourneySerializer, 400: DefinitionErrors, 403: None, 404: None},
@@ -424,7 +408,7 @@ class JourneyImportView(BuilderView):
         return Response(_body(_reload(journey)), status=status.HTTP_201_CREATED)
 
 
-class JourneyDuplicateView(BuilderView):
+class JourneyDuplicateView(APIView):
     @extend_schema(
         request=None,
         responses={201: JourneySerializer, 403: None, 404: None},

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from journeys_site import parsers
+from journeys_site import errors, parsers
 
 MAX_ID_LENGTH = 255
 MAX_NAME_LENGTH = 255
@@ -41,7 +41,7 @@ class IngestError(Exception):
 
 
 def error(index: int | None, field_name: str | None, message: str) -> dict[str, Any]:
-    return {"index": index, "field": field_name, "message": message}
+    return errors.ingest_item(index, field_name, message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from builder.selectors import journey_get_for_user
 from engine.models import Message
 from stats import selectors
-from stats.frames import Frame, FrameInvalid, frame_from_params
+from stats.frames import Frame, frame_from_params
 
 # -- response shapes (for the schema) -------------------------------------------------------
 
@@ -152,10 +152,8 @@ MessagesResponse = inline_serializer(
 
 
 def _frame(request: Request) -> Frame:
-    try:
-        return frame_from_params(request.query_params)
-    except FrameInvalid as exc:
-        raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+    # A FrameInvalid is answered 400 {field: [message]} by journeys_site/errors.py.
+    return frame_from_params(request.query_params)
 
 
 def _param(request: Request, name: str, field: serializers.Field[Any, Any, Any, Any]) -> Any:

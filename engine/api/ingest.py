@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from engine.ingest import (
     parse_identify,
     parse_profiles,
 )
+from journeys_site import errors
 
 ERRORS = inline_serializer(
     "IngestErrors",
@@ -71,18 +73,9 @@ class IngestView(APIView):
             )
         return decode_body(request.body, max_bytes=limit)
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, IngestError):
-            return Response({"errors": exc.errors}, status=exc.status)
-        response = super().handle_exception(exc)
-        if (
-            response.status_code in (401, 403)
-            and isinstance(response.data, dict)
-            and "detail" in response.data
-        ):
-            # One error shape for every ingest answer, so SDKs parse a single format.
-            response.data = {"errors": [error(None, None, str(response.data["detail"]))]}
-        return response
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
+        # One error shape for every ingest answer, so SDKs parse a single format.
+        return errors.ingest_exception_handler
 
 
 class EventsIngestView(IngestView):

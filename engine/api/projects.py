@@ -17,6 +17,7 @@ from accounts.lockout import lockout_message
 from accounts.services import token_issue
 from engine import selectors, services
 from engine.models import Membership, Project
+from journeys_site import errors
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
@@ -72,14 +73,12 @@ class ProjectListView(APIView):
     def post(self, request: Request) -> Response:
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            project = services.project_create(
-                name=data.validated_data["name"],
-                timezone_name=data.validated_data["timezone"],
-                owner=request.user,  # type: ignore[arg-type]
-            )
-        except services.ProjectError as exc:
-            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        # A ProjectError is answered 400 {field: [message]} by journeys_site/errors.py.
+        project = services.project_create(
+            name=data.validated_data["name"],
+            timezone_name=data.validated_data["timezone"],
+            owner=request.user,  # type: ignore[arg-type]
+        )
         body = ProjectSerializer(project, context={"roles": {project.pk: "admin"}}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -166,26 +165,24 @@ class ProjectMembersView(APIView):
         data = MemberSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         username, role = data.validated_data["username"], data.validated_data["role"]
-        try:
-            existing = (
-                accounts_selectors.project_members(project=membership.project)
-                .filter(user__username=username)
-                .first()
+        # An InvitationError is answered 400 {field: [message]} by journeys_site/errors.py.
+        existing = (
+            accounts_selectors.project_members(project=membership.project)
+            .filter(user__username=username)
+            .first()
+        )
+        if existing is not None:
+            accounts_services.member_role_set(membership=existing, role=role)
+            return Response(
+                {"username": username, "role": role, "status": "member"},
+                status=status.HTTP_201_CREATED,
             )
-            if existing is not None:
-                accounts_services.member_role_set(membership=existing, role=role)
-                return Response(
-                    {"username": username, "role": role, "status": "member"},
-                    status=status.HTTP_201_CREATED,
-                )
-            invitation, raw = accounts_services.invitation_create(
-                project=membership.project,
-                username=username,
-                role=role,
-                invited_by=request.user,  # type: ignore[arg-type]
-            )
-        except accounts_services.InvitationError as exc:
-            return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        invitation, raw = accounts_services.invitation_create(
+            project=membership.project,
+            username=username,
+            role=role,
+            invited_by=request.user,  # type: ignore[arg-type]
+        )
         invitation_data = invitation_body(invitation, raw, request)
         accounts_services.invitation_notify_later(
             invitation=invitation, link=invitation_data["accept_url"]
@@ -235,10 +232,10 @@ class TokenView(APIView):
         )
         if user is None:
             if getattr(request._request, "axes_locked_out", False):
-                return Response({"detail": lockout_message()}, status=429)
-            return Response(
-                {"non_field_errors": ["Unable to log in with provided credentials."]},
-                status=status.HTTP_400_BAD_REQUEST,
+                return errors.response(429, errors.detail(lockout_message()))
+            return errors.response(
+                status.HTTP_400_BAD_REQUEST,
+                errors.field("non_field_errors", "Unable to log in with provided credentials."),
             )
         # A sign-in like the web one: last_login is set and django-axes clears the failures.
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
