@@ -1,10 +1,13 @@
-"""Past-behaviour conditions compiled to ONE SQL statement per batch of profiles.
+"""Past-behaviour conditions compiled to ONE SQL statement: ``segment_query``, the one
+compiler of every Past Behaviour evaluation (entry, midnight, on arrival, goals).
 
-For every profile of the batch the statement returns what each condition observes: the
-number (and, when asked, the sum) of the matching events of the window for ``did`` and
-``did_not``, and the property value (as JSON) for ``profile``. The verdict is then made
-by the evaluator's own comparison code (``engine/conditions.py``), so only these
-observed values come back from the database, never the events themselves.
+Over a whole project (the entry) or a batch of profile ids (waiting or active users),
+the statement returns what each condition observes: the number (and, when asked, the
+sum) of the matching events of the window for ``did`` and ``did_not``, and the property
+value (as JSON) for ``profile``; with the verdict in SQL it returns only the qualifying
+profiles, else every profile of the batch. The step log's detail (and, for a whole batch,
+the verdict) is made by the evaluator's own comparison code (``engine/conditions.py``),
+so only these observed values come back from the database, never the events themselves.
 
 Event ``where`` filters become SQL that reproduces ``engine/domain/filters.py`` exactly,
 on PostgreSQL (``jsonb``) and SQLite (JSON1); ``tests/engine/conditions`` checks the
@@ -30,10 +33,8 @@ from engine.models import Event, Profile
 from engine.sql import dt_param
 
 __all__ = [
-    "BatchQuery",
     "Observation",
     "SegmentQuery",
-    "batch_query",
     "filter_sql",
     "observe",
     "segment_query",
@@ -343,93 +344,10 @@ class _Column:
     rest: str = ""  # a path still to look up in Python in the returned value
 
 
-@dataclass(frozen=True)
-class BatchQuery:
-    sql: str
-    params: list[Any]
-    columns: tuple[_Column, ...]
-
-
 def _ids(column: str, ids: Sequence[int], vendor: str) -> Fragment:
     if vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(ids)]
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
-
-
-def batch_query(
-    conditions: Sequence[Condition],
-    *,
-    since: datetime,
-    now: datetime,
-    profile_ids: Sequence[int],
-    vendor: str | None = None,
-) -> BatchQuery:
-    """One statement: a row per profile of ``profile_ids`` found in the database.
-
-    The batch's events of the window are read once, by an index scan on the profile id
-    (``event_profile_name_ts`` or ``event_profile_ts``), and aggregated per profile: one
-    ``FILTER (WHERE name AND where)`` aggregate per distinct count or sum. (Computing each
-    ``where`` once per event behind a fence measured slower: it casts every row's sum
-    property.) The profiles are joined to that, so a profile without events has a row.
-    """
-    vendor = vendor or connection.vendor
-    q = connection.ops.quote_name
-    properties = q("properties")
-    selected: list[Fragment] = [("p.id", [])]
-    aggregates: dict[tuple[str, str], tuple[Fragment, int]] = {}
-    names: list[str] = []
-    columns: list[_Column] = []
-
-    def aggregate(fragment: Fragment) -> int:
-        key = (fragment[0], json.dumps(fragment[1], default=str))
-        if key not in aggregates:
-            aggregates[key] = (_cat(fragment, f" AS a{len(aggregates)}"), len(selected))
-            selected.append((f"a.a{len(aggregates) - 1}", []))
-        return aggregates[key][1]
-
-    for condition in conditions:
-        if isinstance(condition, ProfileCondition):
-            parts = condition.filter.property.split(".")
-            rest = ""
-            if vendor == "postgresql":
-                value = _cat("(", _pg_value(f"p.{properties}", parts), ")::text")
-            else:
-                # `->` returns JSON text; keys a path cannot spell are looked up in Python.
-                plain = _plain_prefix(parts)
-                value = (f"p.{properties}", [])
-                if plain:
-                    value = _cat(value, " -> ", _param(_sqlite_path(parts[:plain])))
-                rest = ".".join(parts[plain:])
-            columns.append(_Column(value=len(selected), rest=rest))
-            selected.append(value)
-            continue
-        if condition.event not in names:
-            names.append(condition.event)
-        count, total = _event_aggregates(condition, properties, vendor, aggregate)
-        columns.append(_Column(count=count, total=total))
-
-    pieces: list[str | Fragment] = ["SELECT "]
-    for i, fragment in enumerate(selected):
-        pieces += [", " if i else "", fragment]
-    pieces.append(f" FROM {q(Profile._meta.db_table)} AS p")
-    if aggregates:
-        pieces.append(" LEFT JOIN (SELECT e.profile_id")
-        for fragment, _ in aggregates.values():
-            pieces += [", ", fragment]
-        pieces += [
-            f" FROM {q(Event._meta.db_table)} AS e WHERE ",
-            _ids("e.profile_id", profile_ids, vendor),
-            f" AND e.{q('name')} IN (" + ", ".join(["%s"] * len(names)) + ")",
-            ("", names),
-            " AND e.ts >= ",
-            _param(dt_param(since)),
-            " AND e.ts <= ",
-            _param(dt_param(now)),
-            " GROUP BY e.profile_id) AS a ON a.profile_id = p.id",
-        ]
-    pieces += [" WHERE ", _ids("p.id", profile_ids, vendor)]
-    sql, params = _cat(*pieces)
-    return BatchQuery(sql, params, tuple(columns))
 
 
 def observe(
@@ -439,28 +357,22 @@ def observe(
     now: datetime,
     profile_ids: Sequence[int],
 ) -> dict[int, list[Observation]]:
-    """Profile id -> one observation per condition, for every profile id given."""
+    """Profile id -> one observation per condition, for every profile id given: the
+    ``segment_query`` statement over these ids, every profile returned (``every``)."""
     if not profile_ids or not conditions:
         return {pid: [Observation() for _ in conditions] for pid in profile_ids}
-    query = batch_query(conditions, since=since, now=now, profile_ids=profile_ids)
-
-    def blank() -> list[Observation]:
-        return [Observation(total=None if c.total is None else 0.0) for c in query.columns]
-
-    out = {pid: blank() for pid in profile_ids}
+    query = segment_query(
+        conditions, match="all", since=since, now=now, profile_ids=profile_ids, every=True
+    )
+    out = {
+        pid: [Observation(total=None if c.total is None else 0.0) for c in query.columns]
+        for pid in profile_ids
+    }
     with connection.cursor() as cursor:
         cursor.execute(query.sql, query.params)
         rows = cursor.fetchall()
     for row in rows:
-        for observation, column in zip(out[row[0]], query.columns, strict=True):
-            if column.count is not None:
-                observation.count = int(row[column.count] or 0)
-            if column.total is not None:
-                observation.total = float(row[column.total] or 0.0)
-            if column.value is not None:
-                text = row[column.value]
-                value: Any = None if text is None else json.loads(text)
-                observation.value = lookup(value, column.rest) if column.rest else value
+        out[row[0]] = read_observations(row, query.columns)
     return out
 
 
@@ -471,7 +383,8 @@ _COMPARE_SQL = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte"
 
 @dataclass(frozen=True)
 class SegmentQuery:
-    """A statement returning one row per qualifying profile: its id, then the observations."""
+    """A statement returning one row per qualifying profile (or, with ``every``, per profile
+    of the given ids): its id, then the observations."""
 
     sql: str
     params: list[Any]
@@ -500,11 +413,19 @@ def segment_query(
     match: str,
     since: datetime,
     now: datetime,
-    project_id: int,
+    project_id: int | None = None,
+    profile_ids: Sequence[int] | None = None,
+    every: bool = False,
     vendor: str | None = None,
 ) -> SegmentQuery:
-    """One statement over a whole project: the ids of the profiles that qualify, each with
-    what its conditions saw (the same columns as ``batch_query``).
+    """One statement over a whole project (``project_id``) or over a batch of profiles
+    (``profile_ids``): the ids of the profiles that qualify, each with what its conditions
+    saw. With ``every`` (a batch only), every profile of the batch comes back, qualifying
+    or not, and the caller judges them from the observations (``read_observations``).
+
+    The one compiler of past-behaviour conditions: the Past Behaviour entry (whole
+    project), the midnight evaluations and on-arrival decisions (``every``, per batch of
+    waiting users) and the goals (per batch of active users) all run it.
 
     The window's events of the conditions' names are read once from the events index on
     ``(project_id, name, ts)`` (covering ``profile_id``), aggregated per profile with one
@@ -512,9 +433,14 @@ def segment_query(
     compared, profile filters through ``filter_sql``); only the qualifying rows come back.
     Profiles without a matching event are judged as one group: skipped when the verdict
     for no events is false whatever the profile, else read from the profiles table with an
-    anti-join on the aggregate (and their profile filters, if any).
+    anti-join on the aggregate (and their profile filters, if any). Over a batch, the
+    events are read by profile id instead (``event_profile_name_ts``).
     """
     vendor = vendor or connection.vendor
+    if (project_id is None) == (profile_ids is None):
+        raise ValueError("segment_query needs a project or a batch of profile ids, not both")
+    if every and profile_ids is None:
+        raise ValueError("every profile is returned for a batch of ids only")
     q = connection.ops.quote_name
     properties = q("properties")
     names: list[str] = []
@@ -593,8 +519,8 @@ def segment_query(
     for fragment, _ in aggregates.values():
         cte += [", ", fragment]
     cte += [
-        f" FROM {events} AS e WHERE e.project_id = ",
-        _param(project_id),
+        f" FROM {events} AS e WHERE ",
+        _scope("e.project_id", "e.profile_id", project_id, profile_ids, vendor),
         f" AND e.{q('name')} IN (" + ", ".join(["%s"] * len(names)) + ")",
         ("", names),
         " AND e.ts >= ",
@@ -605,6 +531,16 @@ def segment_query(
     ]
     pieces: list[str | Fragment] = []
     selected, columns = observed(zero=False)
+    if every:
+        assert profile_ids is not None
+        pieces += cte if names else []
+        pieces += [" SELECT p.id", *[p for s in selected for p in (", ", s)]]
+        pieces.append(f" FROM {profiles} AS p")
+        if names:
+            pieces.append(" LEFT JOIN a ON a.profile_id = p.id")
+        pieces += [" WHERE ", _ids("p.id", profile_ids, vendor)]
+        sql, params = _cat(*pieces)
+        return SegmentQuery(sql.lstrip(), params, columns)
     if names:
         pieces += cte
         pieces += [" SELECT a.profile_id", *[p for s in selected for p in (", ", s)]]
@@ -618,7 +554,10 @@ def segment_query(
         if pieces:
             pieces.append(" UNION ALL")
         pieces += [" SELECT p.id", *[p for s in zero_selected for p in (", ", s)]]
-        pieces += [f" FROM {profiles} AS p WHERE p.project_id = ", _param(project_id)]
+        pieces += [
+            f" FROM {profiles} AS p WHERE ",
+            _scope("p.project_id", "p.id", project_id, profile_ids, vendor),
+        ]
         if names:
             pieces.append(" AND NOT EXISTS (SELECT 1 FROM a WHERE a.profile_id = p.id)")
         if group is None:
@@ -627,6 +566,18 @@ def segment_query(
         pieces = ["SELECT 1 WHERE 1 = 0"]
     sql, params = _cat(*pieces)
     return SegmentQuery(sql, params, columns)
+
+
+def _scope(
+    project_column: str,
+    id_column: str,
+    project_id: int | None,
+    profile_ids: Sequence[int] | None,
+    vendor: str,
+) -> Fragment:
+    if profile_ids is not None:
+        return _ids(id_column, profile_ids, vendor)
+    return _cat(f"{project_column} = ", _param(project_id))
 
 
 def _joined(parts: Sequence[Fragment], joiner: str) -> list[str | Fragment]:
@@ -651,7 +602,7 @@ def _profile_value(condition: ProfileCondition, vendor: str, doc: str) -> tuple[
 
 
 def read_observations(row: Sequence[Any], columns: Sequence[_Column]) -> list[Observation]:
-    """One observation per condition from a result row (``batch_query``'s columns)."""
+    """One observation per condition from a result row (``segment_query``'s columns)."""
     out: list[Observation] = []
     for column in columns:
         observation = Observation(total=None if column.total is None else 0.0)

@@ -9,12 +9,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from engine import loaders, runner
+from engine import loaders, runner, segments
 from engine.blocks import handler
-from engine.conditions import evaluate_batch
 from engine.models import Enrollment
 
-BATCH = 2000
+BATCH = runner.BATCH  # enrollments per transaction
 
 
 def batches(q: Q) -> Iterator[list[int]]:
@@ -51,20 +50,26 @@ def run_daily_evaluations(project_id: int, now: datetime | None = None) -> dict[
             for ids in batches(Q(version_id=version_id, state=Enrollment.State.ACTIVE)):
                 with transaction.atomic():
                     rows = runner.load_rows(Q(id__in=ids, state=Enrollment.State.ACTIVE))
-                    verdicts = evaluate_batch(
-                        conditions=goal.conditions,
-                        match=goal.match,
-                        window_days=goal.window_days,
-                        profile_ids=[r.profile_id for r in rows],
-                        now=now,
-                    )
-                    met = [r for r in rows if verdicts[r.profile_id][0]]
+                    # The entry's compiler (engine.segments), over this batch's profiles:
+                    # only the ones meeting the goal come back, with what they saw.
+                    seen = {
+                        pid: detail
+                        for chunk in segments.qualifying(
+                            conditions=goal.conditions,
+                            match=goal.match,
+                            window_days=goal.window_days,
+                            now=now,
+                            profile_ids=[r.profile_id for r in rows],
+                        )
+                        for pid, detail in chunk
+                    }
+                    met = [r for r in rows if r.profile_id in seen]
                     runner.exit_rows(
                         {version_id: version},
                         met,
                         Enrollment.ExitReason.GOAL_MET,
                         now,
-                        detail={r.id: {"goal": goal.id, **verdicts[r.profile_id][1]} for r in met},
+                        detail={r.id: {"goal": goal.id, **seen[r.profile_id]} for r in met},
                     )
                     counts["goal_met"] += len(met)
         for node, block in version.definition.nodes.items():

@@ -43,6 +43,16 @@ def segment(project: Project, conditions: list[Any], match: str = "all") -> dict
     found = {pid: detail for rows in qualifying(**args, chunk=2) for pid, detail in rows}
     assert sorted(found) == qualifying_ids(**args)
     assert found == reference(project, conditions, match)
+    # The same statement over a batch of profile ids (the goals of active users): the
+    # batch's qualifying profiles, with the same detail.
+    ids = sorted(Profile.objects.filter(project=project).values_list("id", flat=True))
+    for batch in (ids[::2], ids[1:]):
+        among = {
+            pid: detail
+            for rows in qualifying(**{**args, "project_id": None}, profile_ids=batch)
+            for pid, detail in rows
+        }
+        assert among == {pid: detail for pid, detail in found.items() if pid in batch}
     return found
 
 
