@@ -8,18 +8,21 @@ step and moves the new users on to the first block, all in one transaction.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, F, Q
+from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import loaders, runner
 from engine.models import Enrollment, Step
-from engine.sql import dt_param, insert_returning, json_param
+from engine.sql import dt_param, insert_returning, json_param, server_cursor
 
 ACTIVE = Enrollment.State.ACTIVE
 CANDIDATE = Enrollment.State.CANDIDATE
@@ -35,33 +38,87 @@ ENROLLMENT_TYPES = [
 ]  # fmt: skip
 
 
+def _ids_sql(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``column`` among ``ids``, the ids bound as ONE parameter (an array on PostgreSQL,
+    a JSON array on SQLite): never a list of thousands of quoted literals."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [list(ids)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+def _cast(sql_type: str) -> str:
+    """A parameter's cast on PostgreSQL (server-side binding needs the type), none on SQLite."""
+    return f"::{sql_type}" if connection.vendor == "postgresql" else ""
+
+
+def _rows_from_json(fields: Sequence[tuple[str, str]]) -> str:
+    """A FROM item ``r`` with one row per object of a JSON array bound as one parameter:
+    the batch's varying columns travel as one text, parsed by the server."""
+    if connection.vendor == "postgresql":
+        return "json_to_recordset(%s::json) AS r(" + ", ".join(f"{n} {t}" for n, t in fields) + ")"
+    columns = ", ".join(f"json_extract(j.value, '$.{n}') AS {n}" for n, _ in fields)
+    return f"(SELECT {columns} FROM json_each(%s) AS j) AS r"
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one statement in the current transaction; parameters bound on the server on
+    PostgreSQL (Django's cursor would quote them into the SQL text)."""
+    if connection.vendor == "postgresql":
+        with server_cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
 def _admissible(
-    live: loaders.LiveJourney, profile_ids: Sequence[int], *, later: bool = False
+    live: loaders.LiveJourney,
+    profile_ids: Sequence[int],
+    *,
+    later: bool = False,
+    once_since: datetime | None = None,
 ) -> tuple[list[int], dict[int, int]]:
-    """Profiles allowed in, and each one's entry number.
+    """Profiles allowed in, and each one's entry number: one statement for the batch.
 
     ``later`` is for candidates, who enter some time from now: only the once-ever rule
     applies then; "not in the journey at this moment" is checked when they enter.
+    ``once_since``: a profile that entered at or after this moment is not let in again
+    (one entry per Past Behaviour check, even with re-entry, even when the check is run
+    again after a crash).
     """
-    history: dict[int, int] = {}
-    active: set[int] = set()
-    for profile_id, stays, now_in in (
-        Enrollment.objects.filter(journey_id=live.journey_id, profile_id__in=profile_ids)
-        .exclude(state__in=[CANDIDATE, Enrollment.State.CANCELLED])
-        .values("profile_id")
-        .annotate(n=Count("id"), active=Count("id", filter=Q(state=ACTIVE)))
-        .values_list("profile_id", "n", "active")
-    ):
-        history[profile_id] = stays
-        if now_in:
-            active.add(profile_id)
+    ids_sql, ids_params = _ids_sql("profile_id", profile_ids)
+    since_sql, since_params = "0", []
+    if once_since is not None:
+        since_sql = f"sum(CASE WHEN entered_at >= %s{_cast('timestamptz')} THEN 1 ELSE 0 END)"
+        since_params = [_dt(once_since)]
+    rows = _fetch(
+        f"SELECT profile_id, count(*), sum(CASE WHEN state = 'active' THEN 1 ELSE 0 END), "
+        f"{since_sql} FROM {Enrollment._meta.db_table} "
+        f"WHERE journey_id = %s AND {ids_sql} AND state NOT IN ('candidate', 'cancelled') "
+        "GROUP BY profile_id",
+        [*since_params, live.journey_id, *ids_params],
+    )
+    history = {int(pid): int(stays) for pid, stays, _, _ in rows}
+    refused = {int(pid) for pid, _, now_in, since in rows if (now_in and not later) or since}
     allow_reentry = live.version.definition.settings.allow_reentry
     allowed = [
         pid
-        for pid in profile_ids
-        if (later or pid not in active) and (allow_reentry or history.get(pid, 0) == 0)
+        for pid in dict.fromkeys(profile_ids)
+        if pid not in refused and (allow_reentry or pid not in history)
     ]
     return allowed, {pid: history.get(pid, 0) + 1 for pid in allowed}
+
+
+def _dt(value: datetime | None) -> Any:
+    """A datetime parameter: as is for psycopg, Django's text form for SQLite."""
+    if value is None or connection.vendor == "postgresql":
+        return value
+    return dt_param(value)
+
+
+def _json_number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def enroll(
@@ -70,18 +127,23 @@ def enroll(
     now: datetime,
     *,
     detail: Mapping[int, dict[str, Any]] | None = None,
+    once_since: datetime | None = None,
 ) -> list[int]:
     """Enter profiles (profile id -> triggering event id) into a live journey.
 
     Returns the new enrollment ids. Safe to repeat: users already in are skipped.
+    Set-based, whatever the batch size: one statement finds who may enter, one inserts
+    their enrollments, one their entry steps (each with its ids or rows bound as one
+    parameter), then the first move runs through the runner's set-based path.
     """
     if not triggers or not live.takes_entries(now):
         return []
     version = live.version
     definition = version.definition
     entry = definition.entry
+    enrollments, steps = Enrollment._meta.db_table, Step._meta.db_table
     with transaction.atomic():
-        allowed, numbers = _admissible(live, list(triggers))
+        allowed, numbers = _admissible(live, list(triggers), once_since=once_since)
         if not allowed:
             return []
         first = definition.next_node(entry.id, "yes")
@@ -91,65 +153,55 @@ def enroll(
         # Arriving at a block that only starts a wait is written at once (no second pass).
         settled = runner.settled_arrival(definition.node(first), now) if first else None
         if settled is not None:
-            node_state, wake_at = settled["node_state"], dt_param(settled["wake_at"])
+            node_state, wake_at = settled["node_state"], settled["wake_at"]
         else:
             node_state = Enrollment.NodeState.PENDING if first else Enrollment.NodeState.DONE
             wake_at = None
-        empty = json_param({})
-        now_p, deadline_p = dt_param(now), dt_param(deadline)
-        rows = [
-            (
-                version.project_id,
-                live.journey_id,
-                version.id,
-                pid,
-                ACTIVE,
-                node,
-                node_state,
-                2 if first else 1,
-                0,
-                numbers[pid],
-                wake_at,
-                deadline_p,
-                now_p,
-                now_p,
-                None,
-                "",
-                "",
-                triggers[pid],
-                empty,
-            )
-            for pid in allowed
-        ]
-        inserted = insert_returning(
-            Enrollment._meta.db_table,
-            ENROLLMENT_COLUMNS,
-            rows,
-            types=ENROLLMENT_TYPES,
-            # The partial unique index "one active per journey and profile" turns a
-            # concurrent second entry into a no-op.
-            conflict="DO NOTHING",
-            returning="id, profile_id",
+        rows = ",".join(
+            f'{{"p":{pid},"t":{_json_number(triggers[pid])},"n":{numbers[pid]}}}' for pid in allowed
         )
+        c = _cast
+        # The partial unique index "one active per journey and profile" turns a
+        # concurrent second entry into a no-op (ON CONFLICT DO NOTHING).
+        inserted = _fetch(
+            f"INSERT INTO {enrollments} ({', '.join(ENROLLMENT_COLUMNS)}) "
+            f"SELECT %s{c('bigint')}, %s{c('bigint')}, %s{c('bigint')}, r.p, %s{c('text')}, "
+            f"%s{c('text')}, %s{c('text')}, %s{c('integer')}, 0, r.n, %s{c('timestamptz')}, "
+            f"%s{c('timestamptz')}, %s{c('timestamptz')}, %s{c('timestamptz')}, NULL, '', '', "
+            f"r.t, %s{c('jsonb')} "
+            f"FROM {_rows_from_json([('p', 'bigint'), ('t', 'bigint'), ('n', 'integer')])} "
+            "WHERE TRUE ON CONFLICT DO NOTHING RETURNING id, profile_id",
+            [
+                version.project_id, live.journey_id, version.id, str(ACTIVE), node, str(node_state),
+                2 if first else 1, _dt(wake_at), _dt(deadline), _dt(now), _dt(now), "{}",
+                f"[{rows}]",
+            ],
+        )  # fmt: skip
         if not inserted:
             return []
-        ids = [r[0] for r in inserted]
-        # The entry's step rows through the moves' set-based insert (runner.record_steps):
-        # one unnest statement per 10,000 rows, not one ORM object per user.
-        insert_returning(
-            Step._meta.db_table,
-            runner.STEP_COLUMNS,
+        ids = [int(r[0]) for r in inserted]
+        # The entry's step rows, their detail as JSON text: one dump per distinct detail
+        # (a whole-project segment shares one detail between profiles that saw the same).
+        texts: dict[int, str] = {}
+        blank: dict[str, Any] = {}
+
+        def text(pid: int) -> str:
+            seen = (detail or {}).get(int(pid), blank)
+            if id(seen) not in texts:
+                texts[id(seen)] = json.dumps({"entry": entry.type, **seen}, cls=DjangoJSONEncoder)
+            return texts[id(seen)]
+
+        step_rows = ",".join(f'{{"e":{eid},"p":{pid},"d":{text(pid)}}}' for eid, pid in inserted)
+        _fetch(
+            f"INSERT INTO {steps} ({', '.join(runner.STEP_COLUMNS)}) "
+            f"SELECT r.e, %s{c('bigint')}, %s{c('integer')}, r.p, %s{c('text')}, 1, "
+            f"%s{c('timestamptz')}, %s{c('timestamptz')}, %s{c('text')}, 'yes', r.d "
+            f"FROM {_rows_from_json([('e', 'bigint'), ('p', 'bigint'), ('d', 'jsonb')])} "
+            "WHERE TRUE ON CONFLICT (enrollment_id, node, visit) DO NOTHING",
             [
-                (
-                    eid, live.journey_id, version.number, pid, entry.id, 1, now_p, now_p,
-                    Step.Outcome.YES.value, "yes",
-                    json_param({"entry": entry.type, **((detail or {}).get(pid, {}))}),
-                )
-                for eid, pid in inserted
+                live.journey_id, version.number, entry.id, _dt(now), _dt(now),
+                Step.Outcome.YES.value, f"[{step_rows}]",
             ],
-            conflict="(enrollment_id, node, visit) DO NOTHING",
-            returning="id",
-            types=runner.STEP_TYPES,
         )  # fmt: skip
         if first is None and not version.has_goals:
             runner.exit_ids(ids, Enrollment.ExitReason.COMPLETED, now)
@@ -157,7 +209,7 @@ def enroll(
             # In the entry's transaction: entering and passing the first blocks commit once.
             runner.process_arrivals(version.id, first, ids, now)
     # Users who entered also "qualified for" the entry block, for Journey Trigger entries.
-    runner.qualified_for(version, {entry.id: [pid for _, pid in inserted]}, now)
+    runner.qualified_for(version, {entry.id: [int(pid) for _, pid in inserted]}, now)
     return ids
 
 
@@ -275,17 +327,66 @@ def cancel_candidates(
     )
 
 
+ENTRY_BATCH = 5000  # users entered per transaction by a whole-project entry check
+
+
+def enter_segment(
+    live: loaders.LiveJourney, segment: Iterable[list[tuple[int, Any]]], now: datetime
+) -> int:
+    """Enter the profiles of a whole-project segment (chunks of (profile id, detail)) in
+    batches of ``ENTRY_BATCH``, each batch its own short transaction: ingest and moves are
+    never held behind one long transaction. The batches are set-based (``enroll``).
+
+    Safe to run again for the same moment ``now`` (a worker killed mid-start, the task
+    redelivered): a profile that entered at or after ``now`` is not entered again, so the
+    rerun resumes with the profiles the first run did not reach.
+    """
+    entered = 0
+    pending: list[tuple[int, Any]] = []
+    for chunk in segment:
+        pending.extend(chunk)
+        while len(pending) >= ENTRY_BATCH:
+            batch, pending = pending[:ENTRY_BATCH], pending[ENTRY_BATCH:]
+            entered += _enter_batch(live, batch, now)
+    if pending:
+        entered += _enter_batch(live, pending, now)
+    return entered
+
+
+def _enter_batch(live: loaders.LiveJourney, batch: list[tuple[int, Any]], now: datetime) -> int:
+    return len(
+        enroll(
+            live, dict.fromkeys(pid for pid, _ in batch), now, detail=dict(batch), once_since=now
+        )
+    )
+
+
+def check_moment(journey_id: int, now: datetime) -> datetime:
+    """The moment a due entry check evaluates: the slot the ticker handed out (it moved
+    ``next_entry_check_at`` one day past it), so that a rerun of the same check (the task
+    redelivered after a crash) evaluates the same moment and resumes where it stopped.
+    ``now`` when the check was not handed out by the ticker."""
+    journeys = apps.get_model("builder", "Journey")._default_manager  # engine stays below builder
+    due = journeys.filter(id=journey_id).values_list("next_entry_check_at", flat=True).first()
+    if due is None or due <= now:
+        return now
+    slot = due - timedelta(days=1)
+    return slot if slot <= now else now
+
+
 def past_behaviour_entry(live: loaders.LiveJourney, now: datetime) -> int:
     """The scheduled evaluation of a journey's entry over every profile of the project."""
     from engine.blocks import handler
 
-    return handler(live.entry.type).entry_check(live, now)
+    return handler(live.entry.type).entry_check(live, check_moment(live.journey_id, now))
 
 
 __all__ = [
     "activate_candidates",
     "add_candidates",
     "cancel_candidates",
+    "check_moment",
     "enroll",
+    "enter_segment",
     "past_behaviour_entry",
 ]

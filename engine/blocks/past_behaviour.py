@@ -95,21 +95,14 @@ class PastBehaviour(Handler):
         # One statement over the whole project returns only the qualifying profiles
         # (engine/segments.py); they enter in batches, each its own transaction.
         entry = live.entry
-        entered = 0
-        for chunk in segments.qualifying(
+        segment = segments.qualifying(
             project_id=live.version.project_id,
             conditions=entry.conditions,
             match=entry.match,
             window_days=entry.window_days,
             now=now,
-            chunk=5000,
-        ):
-            entered += len(
-                entries.enroll(
-                    live, dict.fromkeys(pid for pid, _ in chunk), now, detail=dict(chunk)
-                )
-            )
-        return entered
+        )
+        return entries.enter_segment(live, segment, now)
 
 
 HANDLERS = {"past_behaviour": PastBehaviour()}
