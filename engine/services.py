@@ -465,21 +465,11 @@ def profile_identify(
                 target.save()
                 ProfileAlias.objects.filter(profile=anon).update(profile=target)
                 _move_journey_history(anon, target)
-                anon_pk = anon.pk
                 anon.delete()
                 ProfileAlias.objects.get_or_create(
                     project=project, alias=anon_ext, defaults={"profile": target}
                 )
                 merged = True
-                transaction.on_commit(
-                    partial(
-                        signals.profiles_merged.send,
-                        sender=Profile,
-                        project_id=project.pk,
-                        source_profile_id=anon_pk,
-                        target_profile_id=target.pk,
-                    )
-                )
     return IdentifyResult(profile=target, created=upsert.created == 1, merged=merged)
 
 

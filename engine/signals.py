@@ -6,5 +6,3 @@ from django.dispatch import Signal
 events_stored = Signal()
 # project_id: int, profile_ids: list[int] -- profiles created or whose data changed
 profiles_changed = Signal()
-# project_id: int, source_profile_id: int (gone), target_profile_id: int
-profiles_merged = Signal()
