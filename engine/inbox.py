@@ -38,7 +38,7 @@ def schedule(project_id: int) -> None:
 def process_inbox(project_id: int) -> int:
     """Process the events in the project's inbox; returns how many."""
     from engine.events import process_events
-    from engine.runner import locked
+    from engine.sql import locked
 
     # Arrivals from now on ask for a new task; what is committed already is ours.
     claims.release(slot(project_id))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from engine import loaders, runner
 from engine.blocks import handler
 from engine.models import Enrollment
+from engine.sql import locked
 
 
 def journey_went_live(journey_id: int, now: datetime | None = None) -> None:
@@ -72,9 +73,9 @@ def profiles_changed(
     )
     with transaction.atomic():
         by_block: dict[tuple[int, str], list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
-        for enrollment_id, version_id, node, profile_id, context in runner.locked(
-            waiting
-        ).values_list("id", "version_id", "node", "profile_id", "context"):
+        for enrollment_id, version_id, node, profile_id, context in locked(waiting).values_list(
+            "id", "version_id", "node", "profile_id", "context"
+        ):
             block = loaders.version(version_id).definition.nodes.get(node)
             if block is not None and handler(block.type).reads_profile_dates:
                 by_block[(version_id, node)].append((enrollment_id, profile_id, context))

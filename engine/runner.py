@@ -18,17 +18,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import loaders
-from engine.blocks import handler
+from engine.blocks import UniformWake, handler
 from engine.domain import kind_of
 from engine.models import Enrollment, Step
-from engine.sql import dt_param, insert_returning, json_param, server_cursor
+from engine.sql import Move, dialect, dt_param, insert_returning, json_param, locked
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ WAITING = Enrollment.NodeState.WAITING
 DONE = Enrollment.NodeState.DONE
 MAX_HOPS = 200  # a definition is acyclic; this only bounds a corrupt one
 BATCH = 5000  # users moved by one task
+ENROLLMENTS = Enrollment._meta.db_table
 
 ROW_FIELDS = (
     "id",
@@ -75,13 +77,6 @@ class Row:
 # Outcome of a block for one user: the branch taken (None for engage/delay) and what
 # the condition saw, for the step log.
 Outcome = tuple[str | None, dict[str, Any]]
-
-
-def locked(qs: Any) -> Any:
-    """Lock the rows for this transaction, skipping rows another worker holds."""
-    if connection.features.has_select_for_update_skip_locked:
-        return qs.select_for_update(skip_locked=True, of=("self",))
-    return qs
 
 
 def load_rows(filter_q: Q, *, order: str = "id", limit: int | None = None) -> list[Row]:
@@ -168,54 +163,71 @@ def leave(
         },
         now,
     )
-    arrivals: dict[str, list[int]] = defaultdict(list)
-    path_end: list[int] = []
+    leaving: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    qualified: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         if row.id not in outcomes:
             continue
-        target = definition.next_node(row.node, outcomes[row.id][0])
-        if target is None:
-            path_end.append(row.id)
-        else:
-            arrivals[target].append(row.id)
-    pending: dict[str, list[int]] = {}
-    for target, ids in arrivals.items():
-        settled = settled_arrival(definition.node(target), now)
-        Enrollment.objects.filter(id__in=ids).update(
-            node=target,
-            visit=F("visit") + 1,
-            node_entered_at=now,
-            context={},
-            revision=F("revision") + 1,
-            **(settled or {"node_state": PENDING, "wake_at": None}),
-        )
-        if settled is None:
-            pending[target] = ids
-    if path_end:
-        if version.has_goals:
-            # With a goal set, users stay at the last block until a goal or the time-out.
-            Enrollment.objects.filter(id__in=path_end).update(
-                node_state=DONE, wake_at=None, revision=F("revision") + 1
-            )
-        else:
-            exit_ids(path_end, Enrollment.ExitReason.COMPLETED, now)
-    qualified: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        if row.id in outcomes and kind_of(definition.node(row.node)).qualifies(outcomes[row.id][0]):
+        branch = outcomes[row.id][0]
+        leaving[(row.node, branch)].append(row.id)
+        if kind_of(definition.node(row.node)).qualifies(branch):
             qualified[row.node].append(row.profile_id)
+    pending: dict[str, list[int]] = defaultdict(list)
+    for (node, branch), ids in leaving.items():
+        set_sql, set_params, pending_at = leaving_to(version, node, branch, now)
+        dialect().update_ids(ENROLLMENTS, f"{set_sql}, revision = e.revision + 1", set_params, ids)
+        if pending_at is not None:
+            pending[pending_at].extend(ids)
     qualified_for(version, qualified, now)
-    return pending
+    return dict(pending)
+
+
+def leaving_to(
+    version: loaders.Version, node: str, branch: str | None, now: datetime
+) -> tuple[str, list[Any], str | None]:
+    """Where users leaving ``node`` on ``branch`` go, as the SET clause of the UPDATE that
+    moves them (alias ``e``) and its params, and the block they arrive at when it needs
+    work (they are left pending there). Arriving at a block that only starts a wait
+    settles them there in the same UPDATE (see ``settled_arrival``); at the end of a path
+    they complete (no goal) or are parked there (goal set) until a goal or the time-out.
+    Every move out of a block, per-user or set-based, writes this one clause."""
+    definition = version.definition
+    target = definition.next_node(node, branch)
+    if target is None:
+        if version.has_goals:
+            return "node_state = 'done', wake_at = NULL", [], None
+        return (*exit_assignments(Enrollment.ExitReason.COMPLETED, now), None)
+    settled = settled_arrival(definition.node(target), now)
+    sql = (
+        f"node = %s, visit = e.visit + 1, node_entered_at = %s, context = {dialect().empty_json}, "
+    )
+    params: list[Any] = [target, dt_param(now)]
+    if settled is None:
+        return sql + "node_state = 'pending', wake_at = NULL", params, target
+    return (
+        sql + "node_state = 'waiting', wake_at = %s",
+        [*params, dt_param(settled["wake_at"])],
+        None,
+    )
+
+
+def exit_assignments(reason: str, now: datetime) -> tuple[str, list[Any]]:
+    """SET clause (alias ``e``) and params of an exit at the block the user is at."""
+    return (
+        "state = 'exited', exit_reason = %s, exit_node = e.node, exited_at = %s, wake_at = NULL",
+        [reason, dt_param(now)],
+    )
 
 
 def exit_ids(ids: Sequence[int], reason: str, now: datetime) -> int:
     """Exit active enrollments at the block they are at."""
-    return Enrollment.objects.filter(id__in=ids, state=ACTIVE).update(
-        state=Enrollment.State.EXITED,
-        exit_reason=reason,
-        exit_node=F("node"),
-        exited_at=now,
-        wake_at=None,
-        revision=F("revision") + 1,
+    set_sql, params = exit_assignments(reason, now)
+    return dialect().update_ids(
+        ENROLLMENTS,
+        f"{set_sql}, revision = e.revision + 1",
+        params,
+        ids,
+        where="e.state = 'active'",
     )
 
 
@@ -323,7 +335,8 @@ def arrive(
 def wake(
     version: loaders.Version, node: str, rows: Sequence[Row], now: datetime
 ) -> dict[str, list[int]]:
-    """Timers of users waiting at ``node`` came due."""
+    """Timers of users waiting at ``node`` came due, at a block whose woken users do not
+    all leave alike (the others move in one set-based ``wake_all``)."""
     block = version.definition.node(node)
     outcomes = handler(block.type).wake(block, rows)
     if outcomes is None:
@@ -344,167 +357,136 @@ def set_timers(timers: Mapping[int, tuple[datetime, dict[str, Any]]], **fields: 
     Enrollment.objects.filter(id__in=list(timers)).update(revision=F("revision") + 1, **fields)
 
 
-# --- PostgreSQL: one statement per batch -------------------------------------------------
+# --- set-based moves: one SQL statement per batch on PostgreSQL, the same SQL on SQLite ---
 #
-# The same moves as above, for the cases where every user of the batch takes the same
-# way out (timers of delays, of `within` waits, of Inaction and Date Time blocks; time-outs):
-# lock the due rows (SKIP LOCKED), move them and write their steps in ONE statement, with
-# the ids bound as one array. The generic path above stays the reference and runs on SQLite.
+# When every user of the batch leaves alike (timers of delays, of `within` waits, of
+# Inaction and Date Time blocks; time-outs), the move claims the due rows, moves them and
+# writes their steps in SQL, composed here once from engine/sql.py's dialect pieces: one
+# statement on PostgreSQL (SKIP LOCKED claim, UPDATE and INSERT as CTEs), three in one
+# transaction on SQLite. tests/engine/test_moves_on_both_databases.py holds them equal.
 
-_STEP_COLUMNS = (
-    "enrollment_id, journey_id, version_number, profile_id, node, visit, entered_at, left_at, "
-    "outcome, branch, detail"
+# The claimed rows, as the step insert reads them (``due``) and as the move returns them.
+DUE_COLUMNS = (
+    "e.id, e.profile_id, e.journey_id, e.version_id, e.node, e.visit, e.node_entered_at, e.context"
 )
 
 
-def _uniform_wake(block: Any) -> tuple[str | None, str, list[Any]] | None:
-    """(branch, SQL for the step detail, its params) when every woken user leaves alike."""
-    return handler(block.type).wake_sql(block)
+@cache
+def related_table(field: str) -> str:
+    """The table behind one of Enrollment's foreign keys: the moves read journeys' status
+    and versions' numbers without the engine naming builder's tables itself."""
+    return str(Enrollment._meta.get_field(field).related_model._meta.db_table)  # type: ignore[union-attr]
 
 
-def _target_assignments(
-    version: loaders.Version, node: str, branch: str | None, now: datetime
-) -> tuple[str, list[Any], str | None]:
-    """SET clause (and params) moving users out of ``node`` on ``branch``, and the block
-    they arrive at when it still needs work (then they are left pending there)."""
-    definition = version.definition
-    target = definition.next_node(node, branch)
-    if target is None:
-        if version.has_goals:
-            return "node_state = 'done', wake_at = NULL", [], None
-        completed = (
-            "state = 'exited', exit_reason = 'completed', exit_node = e.node, exited_at = %s, "
-            "wake_at = NULL"
-        )
-        return completed, [now], None
-    settled = settled_arrival(definition.node(target), now)
-    sql = "node = %s, visit = e.visit + 1, node_entered_at = %s, context = '{}'::jsonb, "
-    params: list[Any] = [target, now]
-    if settled is None:
-        return sql + "node_state = 'pending', wake_at = NULL", params, target
-    return sql + "node_state = 'waiting', wake_at = %s", [*params, settled["wake_at"]], None
-
-
-_LIVE_JOIN = "JOIN builder_journey j ON j.id = e.journey_id AND j.status = 'live'"
-
-
-def _move_all(
+def _move(
     *,
-    live_join: str = _LIVE_JOIN,
-    due_where: str,
-    due_params: list[Any],
+    claim: str,
+    claim_params: Sequence[Any],
     set_sql: str,
-    set_params: list[Any],
-    step_version: str,
-    step_params: list[Any],
+    set_params: Sequence[Any],
+    version_sql: str,
+    version_params: Sequence[Any],
+    branch: str | None,
+    detail: Mapping[str, Any],
+    from_context: Mapping[str, str],
     outcome: str,
-    branch: str,
-    detail_sql: str,
-    detail_params: list[Any],
     now: datetime,
-    order: str,
-    limit: int,
-) -> list[tuple[int, int, str]]:
-    enrollment = Enrollment._meta.db_table
-    sql = f"""
-        WITH due AS (
-            SELECT e.id, e.profile_id, e.journey_id, e.version_id, e.node, e.visit,
-                   e.node_entered_at, e.context
-            FROM {enrollment} e {live_join}
-            WHERE {due_where}
-            ORDER BY {order} LIMIT %s
-            FOR UPDATE OF e SKIP LOCKED
-        ), moved AS (
-            -- The claimed rows by primary key (an array, not a join the planner could
-            -- answer by hashing the whole table); the steps read their old values in due.
-            UPDATE {enrollment} e SET {set_sql}, revision = e.revision + 1
-            WHERE e.id = ANY(ARRAY(SELECT id FROM due))
-            RETURNING e.id
-        ), steps AS (
-            INSERT INTO {Step._meta.db_table} ({_STEP_COLUMNS})
-            SELECT due.id, due.journey_id, {step_version}, due.profile_id, due.node, due.visit,
-                   COALESCE(due.node_entered_at, %s), %s, %s, %s, {detail_sql}
-            FROM due JOIN moved ON moved.id = due.id
-            ON CONFLICT (enrollment_id, node, visit) DO NOTHING
+) -> list[tuple[Any, ...]]:
+    """Claim rows (``claim``: the WHERE, ORDER BY and LIMIT of enrollments ``e``), move
+    them (``set_sql``) and log each one's step: left on ``branch`` with ``outcome`` and
+    the ``detail`` (constant values, plus ``from_context``: detail key -> key of the
+    enrollment's context). Returns the claimed rows (``DUE_COLUMNS``)."""
+    d = dialect()
+    pairs = [(key, d.json_value()) for key in detail]
+    pairs += [(key, d.json_field("due.context", source)) for key, source in from_context.items()]
+    insert = (
+        f"INSERT INTO {Step._meta.db_table} ({', '.join(STEP_COLUMNS)}) "
+        f"SELECT due.id, due.journey_id, {version_sql}, due.profile_id, due.node, due.visit, "
+        f"COALESCE(due.node_entered_at, %s), %s, %s, %s, {d.json_object(pairs)} "
+        "FROM due WHERE true ON CONFLICT (enrollment_id, node, visit) DO NOTHING"
+    )
+    now_p = dt_param(now)
+    return d.claim_and_move(
+        Move(
+            table=ENROLLMENTS,
+            columns=DUE_COLUMNS,
+            claim=claim,
+            claim_params=claim_params,
+            set_sql=f"{set_sql}, revision = e.revision + 1",
+            set_params=set_params,
+            insert=insert,
+            insert_params=[*version_params, now_p, now_p, outcome, branch or ""]
+            + [json_param(value) for value in detail.values()],
         )
-        SELECT due.id, due.profile_id, due.node FROM due JOIN moved ON moved.id = due.id
-    """
-    params = [
-        *due_params,
-        limit,
-        *set_params,
-        *step_params,
-        now,
-        now,
-        outcome,
-        branch,
-        *detail_params,
-    ]
-    with server_cursor() as cursor:
-        cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+    )
 
 
-def _due_ids(ids: Sequence[int] | None) -> tuple[str, list[Any]]:
-    return ("e.id = ANY(%s) AND ", [list(ids)]) if ids is not None else ("", [])
+def _only(ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """The claim's condition (and params) restricting it to ``ids`` when given."""
+    if ids is None:
+        return "", []
+    d = dialect()
+    return f"{d.in_ids('e.id')} AND ", [d.ids(ids)]
 
 
-def _wake_fast(
-    version: loaders.Version, node: str, ids: Sequence[int] | None, now: datetime, limit: int
-) -> tuple[int, dict[str, list[int]]] | None:
-    uniform = _uniform_wake(version.definition.node(node))
-    if uniform is None:
-        return None
-    branch, detail_sql, detail_params = uniform
-    set_sql, set_params, pending_at = _target_assignments(version, node, branch, now)
-    id_sql, id_params = _due_ids(ids)
-    moved = _move_all(
+def wake_all(
+    version: loaders.Version,
+    node: str,
+    uniform: UniformWake,
+    ids: Sequence[int] | None,
+    now: datetime,
+    limit: int,
+) -> tuple[int, dict[str, list[int]]]:
+    """Due timers at ``node`` where every woken user leaves alike: one set-based move.
+    Returns (users moved, the arrivals at the following block needing work)."""
+    set_sql, set_params, pending_at = leaving_to(version, node, uniform.branch, now)
+    id_sql, id_params = _only(ids)
+    moved = _move(
         # One journey: its status is read once (not joined per row), so the claim walks
         # the due index in wake_at order and stops at the batch size.
-        live_join="",
-        due_where=(
-            f"{id_sql}e.version_id = %s AND e.node = %s AND e.state = 'active' "
-            "AND e.node_state = 'waiting' AND e.wake_at <= %s AND "
-            "(SELECT j.status FROM builder_journey j WHERE j.id = %s) = 'live'"
+        claim=(
+            f"WHERE {id_sql}e.version_id = %s AND e.node = %s AND e.state = 'active' "
+            "AND e.node_state = 'waiting' AND e.wake_at <= %s "
+            f"AND (SELECT j.status FROM {related_table('journey')} j WHERE j.id = %s) = 'live' "
+            "ORDER BY e.wake_at LIMIT %s"
         ),
-        due_params=[*id_params, version.id, node, now, version.journey_id],
+        claim_params=[*id_params, version.id, node, dt_param(now), version.journey_id, limit],
         set_sql=set_sql,
         set_params=set_params,
-        step_version="%s",
-        step_params=[version.number],
-        outcome=step_outcome(branch),
-        branch=branch or "",
-        detail_sql=detail_sql,
-        detail_params=detail_params,
+        version_sql="%s",
+        version_params=[version.number],
+        branch=uniform.branch,
+        detail=uniform.detail,
+        from_context=uniform.from_context,
+        outcome=step_outcome(uniform.branch),
         now=now,
-        order="e.wake_at",
-        limit=limit,
     )
-    if branch in (None, "yes"):
-        qualified_for(version, {node: [profile_id for _, profile_id, _ in moved]}, now)
-    following = {pending_at: [m[0] for m in moved]} if pending_at and moved else {}
+    if kind_of(version.definition.node(node)).qualifies(uniform.branch):
+        qualified_for(version, {node: [row[1] for row in moved]}, now)
+    following = {pending_at: [row[0] for row in moved]} if pending_at and moved else {}
     return len(moved), following
 
 
-def _time_outs_fast(ids: Sequence[int] | None, now: datetime, limit: int) -> int:
-    id_sql, id_params = _due_ids(ids)
-    moved = _move_all(
-        due_where=f"{id_sql}e.state = 'active' AND e.deadline <= %s AND {TIMED_OUT_SQL}",
-        due_params=[*id_params, now],
-        set_sql=(
-            "state = 'exited', exit_reason = 'time_out', exit_node = e.node, exited_at = %s, "
-            "wake_at = NULL"
+def time_out_all(ids: Sequence[int] | None, now: datetime, limit: int) -> int:
+    """Conversion time ran out: exit the due users wherever they are, in deadline order."""
+    id_sql, id_params = _only(ids)
+    set_sql, set_params = exit_assignments(Enrollment.ExitReason.TIME_OUT, now)
+    moved = _move(
+        claim=(
+            f"JOIN {related_table('journey')} j ON j.id = e.journey_id AND j.status = 'live' "
+            f"WHERE {id_sql}e.state = 'active' AND e.deadline <= %s AND {TIMED_OUT_SQL} "
+            "ORDER BY e.deadline LIMIT %s"
         ),
-        set_params=[now],
-        step_version="(SELECT number FROM builder_journeyversion v WHERE v.id = due.version_id)",
-        step_params=[],
-        outcome=Step.Outcome.EXIT,
-        branch="",
-        detail_sql="jsonb_build_object('reason', 'time_out')",
-        detail_params=[],
+        claim_params=[*id_params, dt_param(now), limit],
+        set_sql=set_sql,
+        set_params=set_params,
+        version_sql=f"(SELECT v.number FROM {related_table('version')} v WHERE v.id = due.version_id)",
+        version_params=[],
+        branch=None,
+        detail={"reason": Enrollment.ExitReason.TIME_OUT.value},
+        from_context={},
+        outcome=Step.Outcome.EXIT.value,
         now=now,
-        order="e.deadline",
-        limit=limit,
     )
     return len(moved)
 
@@ -556,16 +538,14 @@ def process_wakes(
     """Timers came due at ``node``: the given users, or up to ``limit`` due ones (claimed
     here, rows another worker holds are skipped). Returns users moved."""
     version = loaders.version(version_id)
+    block = version.definition.node(node)
+    uniform = handler(block.type).uniform_wake(block)
     with transaction.atomic():
         now = now or timezone.now()
-        fast = (
-            _wake_fast(version, node, ids, now, limit)
-            if connection.vendor == "postgresql"
-            else None
-        )
-        if fast is not None:
-            count, following = fast
+        if uniform is not None:
+            count, following = wake_all(version, node, uniform, ids, now, limit)
         else:
+            # Outcomes decided per user in Python (no kind needs it today).
             due = due_wakes(version_id, node, now)
             if ids is not None:
                 due &= Q(id__in=ids)
@@ -578,7 +558,8 @@ def process_wakes(
 
 
 def due_wakes(version_id: int, node: str, now: datetime) -> Q:
-    """Users at ``node`` whose timer came due (the ORM twin of ``_wake_fast``'s claim)."""
+    """Users at ``node`` whose timer came due: the condition ``wake_all`` claims by, as a
+    query for the ticker's counts and the quarantine's search."""
     return (
         Q(version_id=version_id, node=node, state=ACTIVE, node_state=WAITING, wake_at__lte=now)
         & _journey_running()
@@ -603,14 +584,7 @@ def process_time_outs(
 ) -> int:
     """Conversion time ran out: the given users, or up to ``limit`` due ones."""
     with transaction.atomic():
-        now = now or timezone.now()
-        if connection.vendor == "postgresql":
-            return _time_outs_fast(ids, now, limit)
-        due = timed_out(now) & (Q(id__in=ids) if ids is not None else Q())
-        rows = load_rows(due, order="deadline", limit=limit)
-        versions = {r.version_id: loaders.version(r.version_id) for r in rows}
-        exit_rows(versions, rows, Enrollment.ExitReason.TIME_OUT, now)
-    return len(rows)
+        return time_out_all(ids, now or timezone.now(), limit)
 
 
 def process_stale_arrivals(version_id: int, node: str, *, limit: int = BATCH) -> int:

@@ -1,8 +1,19 @@
-"""Portable bulk SQL (PostgreSQL and SQLite): multi-row INSERT ... ON CONFLICT ... RETURNING."""
+"""The engine's SQL on PostgreSQL and SQLite: every difference between the two lives here.
+
+The moves (engine/runner.py) and the bulk inserts are written once, in SQL both
+databases run; what differs is a handful of pieces, each a method of ``Dialect`` with
+its PostgreSQL and its SQLite answer (lock clause, "id in a bound list", JSON building,
+how a claim, its UPDATE and its step INSERT are chained, which cursor binds the
+parameters). ``dialect()`` gives the current connection's. A new difference becomes one
+more method here, with both answers, never a ``connection.vendor`` test in a caller.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -104,3 +115,179 @@ def _insert_unnest(
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
             out.extend(cursor.fetchall())
     return out
+
+
+# --- the dialect ---------------------------------------------------------------------------
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One set-based move of a batch, in SQL both databases run; ``Dialect.claim_and_move``
+    chains its parts. Claim the rows (``SELECT columns FROM table e claim``, ``claim``
+    being the WHERE, ORDER BY and LIMIT; the dialect adds its lock clause), UPDATE them
+    (``SET set_sql``, alias ``e``), and run ``insert``: an INSERT ... SELECT reading the
+    claimed rows, as they were before the UPDATE, from ``due``."""
+
+    table: str
+    columns: str
+    claim: str
+    claim_params: Sequence[Any]
+    set_sql: str
+    set_params: Sequence[Any]
+    insert: str
+    insert_params: Sequence[Any]
+
+
+class Dialect:
+    """The pieces of SQL that differ between the databases (answers: SQLite's, the
+    embedded default's; ``Postgres`` overrides them). SQL handed to these methods names
+    the enrollment table's alias ``e`` and writes parameters as ``%s``."""
+
+    vendor = "sqlite"
+    # Appended to a claim's SELECT: lock the claimed rows for this transaction, skipping
+    # rows another worker holds. SQLite runs one writer at a time (the settings' IMMEDIATE
+    # transactions take the write lock up front), so a claim needs no lock clause.
+    lock = ""
+    # The empty JSON object, as a value for a JSON column.
+    empty_json = "'{}'"
+    # Bulk writes may use COPY FROM STDIN (engine/event_store.py); otherwise INSERT.
+    copies = False
+
+    def json_value(self) -> str:
+        """Placeholder of one bound JSON value (bind ``json_param(value)``)."""
+        return "json(%s)"
+
+    def json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        """A JSON object built in SQL from (key, SQL of a JSON value) pairs; keys are
+        plain names written into the SQL. A SQL NULL value is a JSON null."""
+        return f"{self._json_object_function}({self._pairs(pairs)})"
+
+    _json_object_function = "json_object"
+
+    def _pairs(self, pairs: Sequence[tuple[str, str]]) -> str:
+        for key, _ in pairs:
+            if not _KEY.match(key):
+                raise ValueError(f"JSON key {key!r} is not a plain name")
+        return ", ".join(f"'{key}', {value}" for key, value in pairs)
+
+    def json_field(self, expr: str, key: str) -> str:
+        """The JSON value under ``key`` of the JSON object ``expr`` (SQL NULL when missing);
+        usable as a value in ``json_object``. The same operator on both (SQLite >= 3.38)."""
+        self._pairs([(key, "")])
+        return f"{expr} -> '{key}'"
+
+    def in_ids(self, column: str) -> str:
+        """``column`` is one of a bound list of ids (bind ``ids(...)``)."""
+        return f"{column} IN (SELECT value FROM json_each(%s))"
+
+    def ids(self, ids: Iterable[int]) -> Any:
+        """The parameter ``in_ids`` binds: a JSON array on SQLite."""
+        return json.dumps([int(i) for i in ids])
+
+    def cursor(self) -> Any:
+        """A cursor in Django's transaction that takes ``%s`` placeholders."""
+        return connection.cursor()
+
+    def update_ids(
+        self,
+        table: str,
+        set_sql: str,
+        params: Sequence[Any],
+        ids: Sequence[int],
+        *,
+        where: str = "",
+    ) -> int:
+        """UPDATE the rows of ``table`` (alias ``e``) with these ids (and ``where``, a
+        condition without params); returns the rows updated."""
+        if not ids:
+            return 0
+        condition = f"{self.in_ids('e.id')} AND {where}" if where else self.in_ids("e.id")
+        with self.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS e SET {set_sql} WHERE {condition}", [*params, self.ids(ids)]
+            )
+            return int(cursor.rowcount)
+
+    def claim_and_move(self, move: Move) -> list[tuple[Any, ...]]:
+        """Run ``move``; returns the claimed rows. SQLite has no data-modifying CTE: three
+        statements in the caller's transaction, which holds the write lock (the rows cannot
+        change in between); the insert runs before the UPDATE, so ``due`` reads the rows
+        as they were claimed."""
+        table, columns = move.table, move.columns
+        with self.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM {table} e {move.claim}{self.lock}", list(move.claim_params)
+            )
+            rows = [tuple(row) for row in cursor.fetchall()]
+            if not rows:
+                return []
+            ids = self.ids(row[0] for row in rows)
+            cursor.execute(
+                f"WITH due AS (SELECT {columns} FROM {table} e WHERE {self.in_ids('e.id')}) "
+                + move.insert,
+                [ids, *move.insert_params],
+            )
+            cursor.execute(
+                f"UPDATE {table} AS e SET {move.set_sql} WHERE {self.in_ids('e.id')}",
+                [*move.set_params, ids],
+            )
+        return rows
+
+
+class Postgres(Dialect):
+    vendor = "postgresql"
+    lock = " FOR UPDATE OF e SKIP LOCKED"
+    empty_json = "'{}'::jsonb"
+    copies = True
+    _json_object_function = "jsonb_build_object"
+
+    def json_value(self) -> str:
+        return "%s::jsonb"
+
+    def in_ids(self, column: str) -> str:
+        # One array parameter, not a list of thousands the driver binds one by one.
+        return f"{column} = ANY(%s)"
+
+    def ids(self, ids: Iterable[int]) -> Any:
+        return [int(i) for i in ids]
+
+    def cursor(self) -> Any:
+        return server_cursor()
+
+    def claim_and_move(self, move: Move) -> list[tuple[Any, ...]]:
+        """One statement: the claim, the UPDATE and the insert as data-modifying CTEs."""
+        sql = f"""
+            WITH due AS (
+                SELECT {move.columns} FROM {move.table} e {move.claim}{self.lock}
+            ), moved AS (
+                -- The claimed rows by primary key (an array, not a join the planner could
+                -- answer by hashing the whole table); the insert reads their old values in due.
+                UPDATE {move.table} AS e SET {move.set_sql}
+                WHERE e.id = ANY(ARRAY(SELECT id FROM due))
+            ), inserted AS (
+                {move.insert}
+            )
+            SELECT * FROM due
+        """
+        with self.cursor() as cursor:
+            cursor.execute(sql, [*move.claim_params, *move.set_params, *move.insert_params])
+            return [tuple(row) for row in cursor.fetchall()]
+
+
+_SQLITE = Dialect()
+_POSTGRES = Postgres()
+
+
+def dialect() -> Dialect:
+    """The dialect of Django's default connection."""
+    return _POSTGRES if connection.vendor == "postgresql" else _SQLITE
+
+
+def locked(qs: Any) -> Any:
+    """Lock a queryset's rows for this transaction, skipping rows another worker holds
+    (the ORM's form of ``Dialect.lock``; SQLite's single writer needs nothing)."""
+    if connection.features.has_select_for_update_skip_locked:
+        return qs.select_for_update(skip_locked=True, of=("self",))
+    return qs

@@ -14,9 +14,9 @@ import threading
 
 from engine.domain import block_type
 
-from .base import Decide, Handler
+from .base import Decide, Handler, UniformWake
 
-__all__ = ["Decide", "Handler", "handler"]
+__all__ = ["Decide", "Handler", "UniformWake", "handler"]
 
 _found: dict[str, Handler] | None = None
 _lock = threading.Lock()

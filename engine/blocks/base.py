@@ -8,6 +8,7 @@ or moves the rows itself through engine.runner's moves.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,18 @@ if TYPE_CHECKING:
 
 # An arrival that only starts a wait: the node_state and wake_at written on arrival.
 Settled = dict[str, Any]
-# PostgreSQL one-statement wake: (branch, SQL of the step detail as jsonb, its params).
-WakeSql = tuple[str | None, str, list[Any]]
+
+
+@dataclass(frozen=True)
+class UniformWake:
+    """Every user whose timer comes due leaves alike, so the wake is one set-based move
+    (engine.runner.wake_all, the same SQL on both databases): on ``branch``, with the
+    step detail ``detail`` plus, per user, ``from_context`` (detail key -> key of the
+    enrollment's context)."""
+
+    branch: str | None
+    detail: Mapping[str, Any]
+    from_context: Mapping[str, str] = field(default_factory=dict)
 
 
 class Handler:
@@ -42,12 +53,14 @@ class Handler:
         block = version.definition.node(node)
         raise ValueError(f"Block type {block.type!r} cannot be inside a journey")
 
-    def wake(self, block: Any, rows: Sequence[Row]) -> dict[int, Outcome] | None:
-        """Outcomes of users whose timer came due (None: timers mean nothing here)."""
+    def uniform_wake(self, block: Any) -> UniformWake | None:
+        """How users whose timer came due leave, when they all leave alike (one set-based
+        move); None when each one's outcome is decided apart (``wake``)."""
         return None
 
-    def wake_sql(self, block: Any) -> WakeSql | None:
-        """The same as ``wake`` as SQL, when every woken user leaves alike (PostgreSQL)."""
+    def wake(self, block: Any, rows: Sequence[Row]) -> dict[int, Outcome] | None:
+        """Outcomes of users whose timer came due, for a kind without ``uniform_wake``
+        (None: timers mean nothing here). Never both: a move has one implementation."""
         return None
 
     def on_events(self, block: Any, waiting: Mapping[int, Sequence[Event]]) -> dict[int, Outcome]:
@@ -128,15 +141,8 @@ class EventWait(Handler):
         wake_at = now + timedelta(seconds=block.within) if block.within else None
         return {"node_state": "waiting", "wake_at": wake_at}
 
-    def wake(self, block: Any, rows: Sequence[Row]) -> dict[int, Outcome] | None:
-        return {r.id: ("no", {"within_seconds": block.within, "happened": False}) for r in rows}
-
-    def wake_sql(self, block: Any) -> WakeSql | None:
-        return (
-            "no",
-            "jsonb_build_object('within_seconds', %s::int, 'happened', false)",
-            [block.within],
-        )
+    def uniform_wake(self, block: Any) -> UniformWake | None:
+        return UniformWake("no", {"within_seconds": block.within, "happened": False})
 
     def on_events(self, block: Any, waiting: Mapping[int, Sequence[Event]]) -> dict[int, Outcome]:
         out: dict[int, Outcome] = {}

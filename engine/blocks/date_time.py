@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.domain import lookup
 
-from .base import Handler, WakeSql
+from .base import Handler, UniformWake
 
 if TYPE_CHECKING:
     from engine import loaders
@@ -79,17 +79,9 @@ class DateTime(Handler):
         runner.set_timers(timers, node_state=runner.WAITING)
         return runner.leave(version, [r for r in rows if r.id in no], no, now) if no else {}
 
-    def wake(self, block: Any, rows: Sequence[Row]) -> dict[int, Outcome] | None:
-        return {
-            r.id: ("yes", {"property": block.property, "at": r.context.get("target")}) for r in rows
-        }
-
-    def wake_sql(self, block: Any) -> WakeSql | None:
-        return (
-            "yes",
-            "jsonb_build_object('property', %s::text, 'at', due.context -> 'target')",
-            [block.property],
-        )
+    def uniform_wake(self, block: Any) -> UniformWake | None:
+        # "at": the time the timer was set for, from the enrollment's context.
+        return UniformWake("yes", {"property": block.property}, from_context={"at": "target"})
 
     def profiles_changed(
         self, block: Any, rows: Sequence[tuple[int, int, dict[str, Any]]], now: datetime
@@ -131,6 +123,7 @@ def schedule_date_time(
 
     from engine import entries, runner
     from engine.models import Enrollment, Profile
+    from engine.sql import locked
 
     entry = live.entry
     candidate = Enrollment.State.CANDIDATE
@@ -161,7 +154,7 @@ def schedule_date_time(
         with transaction.atomic():
             # A changed property moves the candidate's time; a removed one cancels it.
             existing = dict(
-                runner.locked(
+                locked(
                     Enrollment.objects.filter(
                         journey_id=live.journey_id,
                         state=candidate,

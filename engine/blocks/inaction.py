@@ -8,27 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from engine.domain import all_match
 
-from .base import Handler, Settled, WakeSql
+from .base import Handler, Settled, UniformWake
 
 if TYPE_CHECKING:
     from engine import loaders
     from engine.models import Event
-    from engine.runner import Outcome, Row
+    from engine.runner import Outcome
 
 
 class Inaction(Handler):
     def settle(self, block: Any, now: datetime) -> Settled | None:
         return {"node_state": "waiting", "wake_at": now + timedelta(seconds=block.within)}
 
-    def wake(self, block: Any, rows: Sequence[Row]) -> dict[int, Outcome] | None:
-        detail = {"not_event": block.not_event, "within_seconds": block.within, "happened": False}
-        return {r.id: ("yes", dict(detail)) for r in rows}
-
-    def wake_sql(self, block: Any) -> WakeSql | None:
-        return (
-            "yes",
-            "jsonb_build_object('not_event', %s::text, 'within_seconds', %s::int, 'happened', false)",
-            [block.not_event, block.within],
+    def uniform_wake(self, block: Any) -> UniformWake | None:
+        return UniformWake(
+            "yes", {"not_event": block.not_event, "within_seconds": block.within, "happened": False}
         )
 
     def on_events(self, block: Any, waiting: Mapping[int, Sequence[Event]]) -> dict[int, Outcome]:
