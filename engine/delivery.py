@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,6 +42,8 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 BATCH_SIZE = 100  # message ids per task
 LOG_KEEP = 10  # attempts kept in delivery["log"]
+RECORD_BATCH = 50  # outcomes written per transaction
+RECORD_EVERY = 0.2  # seconds an outcome may wait to be written with others
 
 Status = Message.Status
 
@@ -108,6 +111,9 @@ def deliver_messages(message_ids: list[int]) -> None:
     configs = project_channels_many(m.project_id for m in queue)
     threads = max(1, min(int(settings.JOURNEYS_DELIVERY_THREADS), len(queue)))
     in_flight: dict[Future[tuple[str, Result]], Message] = {}
+    # Outcomes are written a few at a time (RECORD_BATCH, or every RECORD_EVERY seconds).
+    finished: list[tuple[Message, str, Result]] = []
+    written_at = time.monotonic()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
         while queue or in_flight:
             unsent = queue + list(in_flight.values())
@@ -121,17 +127,38 @@ def deliver_messages(message_ids: list[int]) -> None:
                 in_flight[sending] = message
             if not in_flight:
                 break
-            done, _ = wait(
-                in_flight, timeout=LEASE.total_seconds() / 4, return_when=FIRST_COMPLETED
-            )
+            timeout = RECORD_EVERY if finished else LEASE.total_seconds() / 4
+            done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 message = in_flight.pop(future)
                 backend, result = future.result()  # _send does not raise
-                try:
-                    _record(message, result, backend=backend, refresh=False)
-                except Exception as exc:
-                    logger.exception("recording message %s failed unexpectedly", message.pk)
-                    _release(message, exc)
+                finished.append((message, backend, result))
+            if len(finished) >= RECORD_BATCH or time.monotonic() - written_at >= RECORD_EVERY:
+                _record_many(finished)
+                finished, written_at = [], time.monotonic()
+        _record_many(finished)
+
+
+def _record_many(finished: list[tuple[Message, str, Result]]) -> None:
+    """Write these outcomes in one transaction (one commit, not one per message: commits
+    are what limits a worker's rate); if that fails, one by one, so a row that cannot be
+    written does not hold back the others."""
+    if not finished:
+        return
+    try:
+        with transaction.atomic():
+            for message, backend, result in finished:
+                _record(message, result, backend=backend, refresh=False)
+        return
+    except Exception:
+        _drop_broken_connection()
+        logger.exception("recording %s outcomes at once failed; one by one", len(finished))
+    for message, backend, result in finished:
+        try:
+            _record(message, result, backend=backend, refresh=False)
+        except Exception as exc:
+            logger.exception("recording message %s failed unexpectedly", message.pk)
+            _release(message, exc)
 
 
 def _renew_leases(messages: list[Message]) -> list[Message]:

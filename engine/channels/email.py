@@ -14,9 +14,9 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from engine.channel_settings import ESP_KEY_SETTING, ChannelConfig
 from engine import tracking
-from engine.channels import Result, record
+from engine.channel_settings import ESP_KEY_SETTING, ChannelConfig
+from engine.channels import Result, record, smtp_pool
 
 TIMEOUT_SECONDS = 10.0
 
@@ -93,14 +93,8 @@ def send_smtp(
         email.attach_alternative(str(html), "text/html")
 
     facts: dict[str, Any] = {"smtp_host": server["host"], "message_id": smtp_message_id}
-    connection = get_connection(
-        "django.core.mail.backends.smtp.EmailBackend",
-        **server,
-        timeout=TIMEOUT_SECONDS,
-        fail_silently=False,
-    )
     try:
-        connection.send_messages([email])
+        smtp_pool.send(server, email, timeout=TIMEOUT_SECONDS)  # a pooled, reused connection
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(
