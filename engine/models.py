@@ -149,7 +149,7 @@ class Event(models.Model):
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="events", db_index=False
     )
-    # Indexed by event_profile_name_ts and event_profile_ts (profile leads both).
+    # Indexed by event_profile_name_ts (profile leads it).
     profile = models.ForeignKey(
         Profile, on_delete=models.CASCADE, related_name="events", db_index=False
     )
@@ -170,12 +170,13 @@ class Event(models.Model):
                 name="event_client_id_unique",
             )
         ]
+        # Each index serves named queries (docs/performance.md, "Events table indexes");
+        # every one is paid for by every event written.
         indexes: ClassVar = [
             # "did event X (count/sum) in the last N days" for a batch of profiles:
-            # WHERE profile_id IN (...) AND name = X AND ts >= since.
+            # WHERE profile_id IN (...) AND name = X AND ts >= since; page counts; also a
+            # profile's events (admin: its last 50, sorted) and the profile cascade.
             models.Index(fields=["profile", "name", "ts"], name="event_profile_name_ts"),
-            # A profile's events, newest first (timeline, admin, page counts).
-            models.Index(fields=["profile", "ts"], name="event_profile_ts"),
             # Project-wide scans by event name over time (segment details, stats) and
             # whole-project segments (engine/segments.py): profile_id is covered, so a
             # count or did/did-not condition is an index-only scan (docs/performance.md).

@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from engine import consent, signals
+from engine import consent, event_store, signals
 from engine.ingest import (
     EventRecord,
     IdentifyRecord,
@@ -203,8 +203,20 @@ def events_ingest(
 ) -> IngestResult:
     """Store a validated batch; the engine is told after commit.
 
-    ``via_sdk``: sent with the public SDK key (identity verification applies).
+    ``via_sdk``: sent with the public SDK key (identity verification applies). The events
+    go through COPY on PostgreSQL (engine/event_store.py); if a concurrent request stores
+    one of the same client ids meanwhile, the whole batch runs once more through
+    ``INSERT ... ON CONFLICT DO NOTHING`` (the same answer: that event is a duplicate).
     """
+    try:
+        return _events_ingest(project, records, via_sdk=via_sdk, copy=True)
+    except event_store.CopyConflict:
+        return _events_ingest(project, records, via_sdk=via_sdk, copy=False)
+
+
+def _events_ingest(
+    project: Project, records: Sequence[EventRecord], *, via_sdk: bool, copy: bool
+) -> IngestResult:
     with transaction.atomic():
         profiles, created = _resolve_profiles(
             project, (r.profile_id for r in records), via_sdk=via_sdk
@@ -216,31 +228,12 @@ def events_ingest(
                 created,
                 [SdkWrite(i, r.profile_id, r.user_hash) for i, r in enumerate(records)],
             )
-        received = dt_param(timezone.now())
-        rows = [
-            (
-                project.pk,
-                profiles[r.profile_id],
-                r.name,
-                dt_param(r.ts),
-                json_param(r.properties),
-                r.client_id,
-                received,
-            )
-            for r in records
-        ]
-        # A stable order (by client id) keeps two concurrent requests holding the same ids
-        # from locking each other's unique-index entries in opposite orders.
-        rows.sort(key=lambda row: (row[5] is None, row[5] or ""))
-        inserted = insert_returning(
-            Event._meta.db_table,
-            ["project_id", "profile_id", "name", "ts", "properties", "client_id", "received_at"],
-            rows,
-            conflict="DO NOTHING",
-            returning="id",
-            types=["bigint", "bigint", "text", "timestamptz", "jsonb", "text", "timestamptz"],
+        event_ids = event_store.store(
+            project.pk,
+            [(profiles[r.profile_id], r.name, r.ts, r.properties, r.client_id) for r in records],
+            timezone.now(),
+            copy=copy,
         )
-        event_ids = sorted(row[0] for row in inserted)
         if event_ids:
             # The engine's to-do, committed with the events (engine/inbox.py).
             EventInbox.objects.create(
