@@ -289,6 +289,7 @@ def remove(journey_id: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         for table in ("engine_step", "engine_enrollment", "stats_enrollmenthour", "stats_stephour"):
             cursor.execute(f"DELETE FROM {table} WHERE journey_id = %s", [journey_id])
+        Journey.objects.filter(id=journey_id).update(live_version=None)
         Journey.objects.filter(id=journey_id).delete()
 
 
