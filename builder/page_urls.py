@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from builder import channel_pages, pages
+from builder.limits_page import project_limits
 
 urlpatterns: list[URLPattern] = [
     path("", pages.home, name="home"),
@@ -35,6 +36,7 @@ urlpatterns: list[URLPattern] = [
     path("profiles/", pages.profile_list, name="profile-list"),
     path("profiles/<path:profile_id>/", pages.profile_detail, name="profile-detail"),
     path("settings/", pages.project_settings, name="project-settings"),
+    path("settings/limits", project_limits, name="project-limits"),
     path("settings/rotate-key", pages.project_rotate_key, name="project-rotate-key"),
     path("settings/channels/<str:channel>", channel_pages.channel_save, name="channel-save"),
     path(

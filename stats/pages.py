@@ -146,6 +146,11 @@ def campaign_details(request: HttpRequest, journey_id: int, node: str) -> HttpRe
                     ],
                 ),
                 (
+                    "Skipped by reason",
+                    ["reason", "messages"],
+                    [[r["error"], r["count"]] for r in report["skips"]["reasons"]],
+                ),
+                (
                     "Latest recipients",
                     ["profile", "at", "status"],
                     [[r["profile_id"], r["at"], r["status"]] for r in report["recipients"]],

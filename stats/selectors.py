@@ -13,7 +13,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -468,6 +468,8 @@ def _message_dict(message: Message | None) -> dict[str, Any] | None:
         "attempts": message.attempts,
         "error": message.error,
         "sent_at": message.sent_at,
+        # Quiet hours (engine/limits.py): "held for quiet hours until ..." when it waited.
+        "held": (message.delivery or {}).get("held", ""),
     }
 
 
@@ -759,6 +761,7 @@ def campaign_report(
         "preview": preview,
         "preview_error": preview_error,
         "failures": campaign_failures(journey=journey, node=node, frame=frame),
+        "skips": campaign_skips(journey=journey, node=node, frame=frame),
         "recipients": campaign_recipients(journey=journey, node=node, frame=frame),
     }
 
@@ -864,13 +867,7 @@ def campaign_failures(*, journey: Journey, node: str, frame: Any) -> dict[str, A
     failed = Message.objects.filter(
         frame.q("created_at"), journey=journey, node=node, status=Message.Status.FAILED
     ).order_by()
-    reasons = [
-        {"error": error or "(no reason recorded)", "count": n}
-        for error, n in failed.values("error")
-        .annotate(n=Count("id"))
-        .order_by("-n", "error")
-        .values_list("error", "n")[:20]
-    ]
+    reasons = _by_reason(failed)
     latest = [
         {"profile_id": ext, "at": at, "error": error, "attempts": attempts}
         for ext, at, error, attempts in failed.order_by("-created_at", "-id").values_list(
@@ -878,6 +875,32 @@ def campaign_failures(*, journey: Journey, node: str, frame: Any) -> dict[str, A
         )[:FAILURE_SAMPLE]
     ]
     return {"reasons": reasons, "latest": latest}
+
+
+def _by_reason(messages: QuerySet[Message]) -> list[dict[str, Any]]:
+    """Messages counted by their recorded reason, the most frequent first."""
+    return [
+        {"error": error or "(no reason recorded)", "count": n}
+        for error, n in messages.values("error")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error")
+        .values_list("error", "n")[:20]
+    ]
+
+
+def campaign_skips(*, journey: Journey, node: str, frame: Any) -> dict[str, Any]:
+    """Skipped messages of the block in the frame by reason (frequency caps, quiet hours,
+    unsubscribes, nothing to send to), and the ones held for quiet hours: waiting now, and
+    held at some point."""
+    messages = Message.objects.filter(frame.q("created_at"), journey=journey, node=node)
+    held = messages.filter(delivery__has_key="held").order_by()
+    waiting = held.filter(status=Message.Status.QUEUED)
+    return {
+        "reasons": _by_reason(messages.filter(status=Message.Status.SKIPPED).order_by()),
+        "held": held.count(),
+        "held_waiting": waiting.count(),
+        "held_until": waiting.aggregate(until=Max("next_attempt_at"))["until"],
+    }
 
 
 def campaign_recipients(*, journey: Journey, node: str, frame: Any) -> list[dict[str, Any]]:
