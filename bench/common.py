@@ -33,3 +33,9 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def bench_row(figure: str, value: str, baseline: str = "", ratio: str = "", goal: str = "") -> None:
+    """One row of ``make bench``'s table: bench/run.py collects the lines starting with
+    ``BENCH`` (figure, value, baseline from the same run, ratio, goal)."""
+    print("\t".join(["BENCH", figure, value, baseline, ratio, goal]), flush=True)

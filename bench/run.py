@@ -2,9 +2,10 @@
 
 Each benchmark runs as its own process with the environment given (DATABASE_URL, and
 REDIS_URL for bench/engine.py). A benchmark reports table rows by printing lines
-``BENCH<TAB>figure<TAB>value<TAB>baseline<TAB>ratio<TAB>goal`` (bench/segments.py does);
-for one that prints none yet, the table shows its exit status and the rest of its
-output stays above the table. ``BENCH_ONLY=segments,ingest`` runs only those.
+``BENCH<TAB>figure<TAB>value<TAB>baseline<TAB>ratio<TAB>goal`` (every benchmark does, through
+``common.bench_row``); one that fails or prints none is listed with its exit status, and
+every benchmark's own output stays above the table. ``BENCH_ONLY=segments,ingest`` runs
+only those.
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import free_port, recreate_database, with_db  # bench/common.py
+from common import bench_row, free_port, recreate_database, with_db  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "journeys_bench_stats"
+GOAL_P95_MS = 300
 NODES = ("entry", "push1", "opened", "mail")
 DEFINITION: dict[str, Any] = {
     "settings": {"conversion_time": "P1D"},
@@ -232,6 +233,10 @@ def endpoints(base: str, journey: int, token: str, n: int) -> None:
             f"  max {times[-1]:7.1f}",
             flush=True,
         )
+        goal = f"p95 < {GOAL_P95_MS} ms" if name.startswith("stats") else ""
+        bench_row(
+            f"stats: {name}, p95 ms", f"{p95:.0f}", f"p50 {statistics.median(times):.0f}", "", goal
+        )
 
 
 async def viewers(base: str, journey: int, token: str, count: int, url: str) -> None:
@@ -290,6 +295,13 @@ async def viewers(base: str, journey: int, token: str, count: int, url: str) -> 
         delays = sorted(a - changed_at for a in arrived if isinstance(a, float))
         missing = count - len(delays)
         if delays:
+            bench_row(
+                f"stats: {count} viewers updated after a change, max s",
+                f"{delays[-1]:.2f}",
+                f"p50 {statistics.median(delays):.2f}",
+                "",
+                f"all within 2 s (missed {missing}, dropped {dropped})",
+            )
             print(
                 f"    after a change: {len(delays)}/{count} updated; p50 "
                 f"{statistics.median(delays):.2f} s, max {delays[-1]:.2f} s; "
@@ -299,6 +311,9 @@ async def viewers(base: str, journey: int, token: str, count: int, url: str) -> 
             )
         else:
             print(f"    after a change: nobody updated ({dropped} dropped)")
+            bench_row(
+                f"stats: {count} viewers updated after a change", "none", "", "", "all within 2 s"
+            )
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
