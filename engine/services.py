@@ -72,6 +72,14 @@ def _resolve_profiles(
         )
     )
     missing = wanted - mapping.keys()
+    if missing:
+        # Most named profiles exist: look them up first, so only new ones are inserted.
+        mapping.update(
+            Profile.objects.filter(project=project, external_id__in=missing).values_list(
+                "external_id", "id"
+            )
+        )
+        missing -= mapping.keys()
     created: list[int] = []
     if missing:
         now = dt_param(timezone.now())
