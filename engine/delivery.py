@@ -22,7 +22,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, JSONField, Value, When
 from django.utils import timezone
 
 from engine import consent
@@ -147,8 +147,10 @@ def _record_many(finished: list[tuple[Message, str, Result]]) -> None:
         return
     try:
         with transaction.atomic():
+            _record_sent([f for f in finished if f[2].outcome is Outcome.SENT])
             for message, backend, result in finished:
-                _record(message, result, backend=backend, refresh=False)
+                if result.outcome is not Outcome.SENT:
+                    _record(message, result, backend=backend, refresh=False)
         return
     except Exception:
         _drop_broken_connection()
@@ -300,12 +302,13 @@ def _send(message: Message, configs: ProjectChannels | None = None) -> tuple[str
     return backend, result
 
 
-def _record(message: Message, result: Result, *, backend: str, refresh: bool = True) -> Message:
-    now = timezone.now()
-    attempts = message.attempts
+def _delivery_after(
+    message: Message, result: Result, backend: str, now: datetime
+) -> dict[str, Any]:
+    """The row's ``delivery`` facts once this attempt's outcome is added (and logged)."""
     entry: dict[str, Any] = {
         "at": now.isoformat(),
-        "attempt": attempts,
+        "attempt": message.attempts,
         "outcome": result.outcome.value,
     }
     if result.error:
@@ -317,6 +320,40 @@ def _record(message: Message, result: Result, *, backend: str, refresh: bool = T
         "idempotency_key": idempotency_key(message.pk),
     }
     delivery["log"] = [*(message.delivery or {}).get("log", []), entry][-LOG_KEEP:]
+    return delivery
+
+
+def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
+    """Record sends that went out, in one UPDATE per (attempt, lease) group (a batch has one
+    or two), with each row's own delivery facts: as ``_record`` does, row by row."""
+    now = timezone.now()
+    groups: dict[tuple[int, datetime | None], list[tuple[Message, dict[str, Any]]]] = {}
+    for message, backend, result in finished:
+        key = (message.attempts, message.next_attempt_at)
+        groups.setdefault(key, []).append((message, _delivery_after(message, result, backend, now)))
+    for (attempts, lease), rows in groups.items():
+        facts = Case(
+            *[When(pk=m.pk, then=Value(d, output_field=JSONField())) for m, d in rows],
+            output_field=JSONField(),
+        )
+        ids = [m.pk for m, _ in rows]
+        updated = (
+            Message.objects.filter(pk__in=ids, attempts=attempts, next_attempt_at=lease)
+            .exclude(status=Status.SENT)
+            .update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None, delivery=facts)
+        )
+        if updated != len(ids):
+            logger.warning(
+                "%s of messages %s changed during their attempt; sent not recorded",
+                len(ids) - updated,
+                ids,
+            )
+
+
+def _record(message: Message, result: Result, *, backend: str, refresh: bool = True) -> Message:
+    now = timezone.now()
+    attempts = message.attempts
+    delivery = _delivery_after(message, result, backend, now)
 
     # Ending failed or skipped, it never reached the person: its cap slots go back.
     ends_unsent = result.outcome in (Outcome.SKIPPED, Outcome.FAILED) or (

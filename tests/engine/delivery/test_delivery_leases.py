@@ -106,6 +106,15 @@ def test_an_attempt_that_breaks_while_recording_is_given_back_for_a_retry_soon(
         return record(message, result, **kwargs)
 
     monkeypatch.setattr(delivery, "_record", database_gone_once)
+    record_sent = delivery._record_sent
+
+    def database_gone_in_the_batch(finished: list[Any]) -> None:
+        if any(message.pk == broken.pk for message, _, _ in finished):
+            raise OperationalError("server closed the connection unexpectedly")
+        record_sent(finished)
+
+    # The batch's outcomes are written together first, then one by one when that fails.
+    monkeypatch.setattr(delivery, "_record_sent", database_gone_in_the_batch)
     delivery.deliver_messages([broken.pk, fine.pk])
 
     broken.refresh_from_db()
@@ -128,6 +137,7 @@ def test_an_attempt_that_keeps_breaking_ends_failed_after_the_bounded_attempts(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(delivery, "_record", always_broken)
+    monkeypatch.setattr(delivery, "_record_sent", always_broken)
     for _ in range(delivery.MAX_ATTEMPTS):
         delivery.deliver_messages([message.pk])
         time_machine.shift(delivery.RELEASE_DELAY)
