@@ -39,6 +39,9 @@ CAPPED_CHANNELS: tuple[str, ...] = tuple(CHANNEL_WORDS)
 QUIET_CHANNELS = QUIET_HOURS_CHANNELS
 PERIODS: tuple[str, ...] = ("day", "week")
 MAX_CAP = 1000
+# Counters older than this are pruned (engine.prune_frequency_counts, hourly): a week that
+# started 9 days ago (UTC) has ended in every time zone.
+COUNTS_KEEP = timedelta(days=9)
 # What a message block does in quiet hours (the block's ``quiet_hours`` field).
 HOLD, SKIP = QUIET_HOURS_CHOICES
 # Keys of Message.delivery: the block's choice, the slots taken, the hold.

@@ -87,3 +87,11 @@ def tick() -> None:
 
     ensure_queue_bindings()
     run(dispatch_to_celery)
+
+
+@shared_task(name="engine.prune_frequency_counts", **TASK_OPTIONS)
+def prune_frequency_counts() -> int:
+    """Beat runs this hourly: forget frequency-cap counters of days and weeks long past."""
+    from engine import limits
+
+    return limits.counts_prune(timezone.now().date() - limits.COUNTS_KEEP)

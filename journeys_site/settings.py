@@ -219,6 +219,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "engine.heartbeat", "schedule": 5.0},
     "tick": {"task": "engine.tick", "schedule": 1.0, "options": {"expires": 5}},
+    "prune_frequency_counts": {"task": "engine.prune_frequency_counts", "schedule": 3600.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = 30  # seconds; /healthz reports the worker down after this
 

@@ -364,3 +364,19 @@ def test_quiet_hours_concern_email_sms_and_push_only() -> None:
     assert not limits.Limits({}, (time(21), time(8))).applies_to("in_app")
     assert not limits.Limits({}, None).applies_to("email")
     assert limits.NO_LIMITS.empty
+
+
+def test_the_hourly_prune_keeps_the_current_day_and_week(make_message: MakeMessage) -> None:
+    from engine.tasks import prune_frequency_counts
+
+    message = make_message("sms", SMS)
+    with time_machine.travel(datetime(2026, 12, 10, 12, tzinfo=UTC), tick=False):
+        for starts_on in (date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 7)):
+            FrequencyCount.objects.create(
+                profile=message.profile, channel="sms", period="week", starts_on=starts_on
+            )
+        assert prune_frequency_counts() == 1
+    assert sorted(FrequencyCount.objects.values_list("starts_on", flat=True)) == [
+        date(2026, 12, 1),
+        date(2026, 12, 7),
+    ]
