@@ -120,6 +120,10 @@ TimelineResponse = inline_serializer(
 class MessageSerializer(serializers.ModelSerializer[Message]):
     profile_id = serializers.CharField(source="profile.external_id", read_only=True)
     rendered = serializers.JSONField(read_only=True)
+    held = serializers.SerializerMethodField(
+        help_text="Why it waited, if it was held for the project's quiet hours "
+        '("held for quiet hours until 2026-12-04 08:00 America/New_York ..."), else ""'
+    )
 
     class Meta:
         model = Message
@@ -132,10 +136,15 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "attempts",
             "rendered",
             "error",
+            "held",
             "created_at",
             "sent_at",
+            "next_attempt_at",
         ]
         read_only_fields = fields
+
+    def get_held(self, message: Message) -> str:
+        return str((message.delivery or {}).get("held", ""))
 
 
 MessagesResponse = inline_serializer(

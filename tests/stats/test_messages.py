@@ -68,8 +68,10 @@ def test_every_message_newest_first_with_its_delivery(api: APIClient, journey: J
             "text": "",
         },
         "error": "",
+        "held": "",
         "created_at": "2026-11-28T10:00:00Z",
         "sent_at": None,
+        "next_attempt_at": None,
     }
 
 

@@ -98,3 +98,21 @@ def test_the_block_s_quiet_hours_choice_is_a_field_of_the_message_kinds() -> Non
         assert spec.default == "hold"
     assert "quiet_hours" not in {f.name for f in block_type("webhook").fields}  # type: ignore[union-attr]
     assert "quiet_hours" not in {f.name for f in block_type("in_app").fields}  # type: ignore[union-attr]
+
+
+def test_the_messages_api_says_why_a_message_was_held(engine: Any) -> None:
+    from tests.conftest import client_for
+
+    limits.limits_set(project=engine.project, quiet_hours={"start": "00:00", "end": "23:00"})
+    journey = engine.publish(journey_def())
+    Profile.objects.create(project=engine.project, external_id="cy", phone="+15550102")
+    engine.track("cy", "Start")  # 10:00 UTC, the profile has no zone: the project's (UTC)
+    engine.run_due()
+
+    body = client_for(engine.user).get(f"/api/v1/journeys/{journey.pk}/messages").json()
+    by_node = {m["node"]: m for m in body["results"]}
+    assert by_node["hello"]["status"] == "queued"
+    assert by_node["hello"]["held"].startswith("held for quiet hours until 2026-11-28 23:00 UTC")
+    assert by_node["hello"]["next_attempt_at"] == "2026-11-28T23:00:00Z"
+    assert by_node["late"]["held"] == ""
+    assert by_node["late"]["error"] == "skipped for quiet hours (00:00-23:00 UTC)"
