@@ -73,7 +73,10 @@ class ProfileSubscriptionsView(IngestView):
         operation_id="profile_subscriptions_update",
         request=inline_serializer(
             "SubscriptionsUpdate",
-            {"email": serializers.ChoiceField(choices=consent.STATUSES, required=False)},
+            {
+                channel: serializers.ChoiceField(choices=consent.STATUSES, required=False)
+                for channel in consent.CHANNELS
+            },
         ),
         responses={200: SUBSCRIPTIONS, 400: ERRORS, 401: ERRORS, 403: ERRORS, 404: ERRORS},
         examples=[

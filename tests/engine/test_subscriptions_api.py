@@ -150,3 +150,17 @@ def test_a_key_of_another_project_never_reaches_this_profile(project: Project) -
         == 404
     )
     assert keyed("nope").get("/api/v1/profiles/u-42/subscriptions").status_code == 401
+
+
+def test_the_schema_documents_the_subscriptions_endpoint() -> None:
+    import yaml
+    from django.test import Client
+
+    schema = yaml.safe_load(Client().get("/api/schema/").content)
+    item = schema["paths"]["/api/v1/profiles/{profile_id}/subscriptions"]
+    assert {"200", "401", "403", "404"} <= set(item["get"]["responses"])
+    assert {"200", "400", "404"} <= set(item["patch"]["responses"])
+    assert item["patch"]["operationId"] == "profile_subscriptions_update"
+    schemas = schema["components"]["schemas"]
+    status = schemas["ChannelSubscription"]["properties"]["status"]["$ref"].rsplit("/", 1)[-1]
+    assert schemas[status]["enum"] == ["subscribed", "unsubscribed"]
