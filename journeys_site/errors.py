@@ -10,23 +10,25 @@ Every JSON error the site sends is built here, in the shapes clients depend on
   definition or an in-flight choice refused, one entry per problem with its path;
 - ``{"errors": [{"index", "field", "message"}]}``: every answer of the ingest endpoints.
 
-Views raise their domain errors (or DRF's) and let ``exception_handler`` answer; the few
-answers made without an exception (404 of an unknown URL, a locked-out sign-in) take their
-body from the builders below.
+Views raise their domain errors (or DRF's) and journeys_site/exceptions.py (DRF's
+``EXCEPTION_HANDLER``) answers them with bodies from here; the few answers made without
+an exception (404 of an unknown URL, a locked-out sign-in) take their body from here too.
+This module imports none of the apps (the engine's API uses it), so the apps' layers hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, cast
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 NOT_FOUND = "Not found."
+
+Handler = Callable[[Exception, dict[str, Any]], Response | None]
 
 
 class PathError(Protocol):
@@ -51,6 +53,11 @@ def not_found() -> dict[str, Any]:
 def field(name: str, *messages: str) -> dict[str, list[str]]:
     """``{name: [messages]}``: what DRF answers for a field it refuses."""
     return {name: list(messages)}
+
+
+def fields(problems: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{name: [message], ...}``: several fields refused at once (one message each)."""
+    return {name: [message] for name, message in problems.items()}
 
 
 def paths(key: str, errors: Iterable[PathError]) -> dict[str, list[dict[str, str]]]:
@@ -113,56 +120,22 @@ class OutOfRangeIsNotFound:
         return page_not_found(request, Http404())
 
 
-# -- exceptions to answers (REST_FRAMEWORK["EXCEPTION_HANDLER"]) ---------------------------------
-
-
-def _domain_answer(exc: Exception) -> tuple[int, dict[str, Any]] | None:
-    """The status and body of one of our domain errors, or None for any other exception."""
-    from accounts.services import InvitationError
-    from builder.in_flight import InFlightInvalid
-    from builder.services import ImportInvalid, RevisionConflict, TransitionRefused
-    from engine.domain.errors import DefinitionInvalid
-    from engine.selectors import Forbidden, NotFound
-    from engine.services import ProjectError
-    from stats.frames import FrameInvalid
-
-    if isinstance(exc, ApiError):
-        return exc.status_code, exc.body
-    if isinstance(exc, NotFound):
-        return status.HTTP_404_NOT_FOUND, not_found()
-    if isinstance(exc, Forbidden):
-        return status.HTTP_403_FORBIDDEN, detail(str(exc))
-    if isinstance(exc, DefinitionInvalid):
-        return status.HTTP_400_BAD_REQUEST, paths("definition", exc.errors)
-    if isinstance(exc, InFlightInvalid):
-        return status.HTTP_400_BAD_REQUEST, paths("in_flight", exc.errors)
-    if isinstance(exc, TransitionRefused):
-        return status.HTTP_409_CONFLICT, detail(exc.message, status=exc.status)
-    if isinstance(exc, RevisionConflict):
-        return status.HTTP_409_CONFLICT, detail(str(exc), revision=exc.revision)
-    if isinstance(exc, ImportInvalid | ProjectError | InvitationError | FrameInvalid):
-        return status.HTTP_400_BAD_REQUEST, field(exc.field, exc.message)
-    return None
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Our domain errors by their shape above; the rest as DRF answers them
-    (``{"detail"}`` or ``{"<field>": [...]}``)."""
-    answer = _domain_answer(exc)
-    if answer is not None:
-        return response(*answer)
-    return drf_exception_handler(exc, context)
+# -- the ingest endpoints' answers -------------------------------------------------------------
 
 
 def ingest_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """The ingest endpoints' handler: every answer in the ingest shape, so SDKs parse one
-    format (an ``IngestError`` says its items and status; DRF's 401/403 ``detail`` becomes one
-    item with no index or field)."""
+    format (an ``IngestError`` says its items and status; the site's handler answers the
+    rest, and a 401/403 ``detail`` becomes one item with no index or field)."""
+    from rest_framework.settings import api_settings
+
     from engine.ingest import IngestError
 
     if isinstance(exc, IngestError):
         return response(exc.status, ingest(exc.errors))
-    answer = exception_handler(exc, context)
+    # DRF's setting, imported (typed as its dotted path by the stubs).
+    site_handler = cast(Handler, api_settings.EXCEPTION_HANDLER)
+    answer = site_handler(exc, context)
     if (
         answer is not None
         and answer.status_code in (401, 403)

@@ -247,6 +247,50 @@ PATHS: list[tuple[str, Callable[[World], Any], int, Any]] = [
         400,
         {"username": [str]},
     ),
+    (
+        "not a channel",
+        lambda w: w.api.put(f"/api/v1/projects/{w.project.pk}/channels/pigeon", {}, format="json"),
+        404,
+        {"channel": [str]},
+    ),
+    (
+        "channel settings not an object",
+        lambda w: w.api.put(
+            f"/api/v1/projects/{w.project.pk}/channels/email", ["x"], format="json"
+        ),
+        400,
+        {"non_field_errors": [str]},
+    ),
+    (
+        "channel test without its address",
+        lambda w: w.api.post(
+            f"/api/v1/projects/{w.project.pk}/channels/email/test", {}, format="json"
+        ),
+        400,
+        {"to": [str]},
+    ),
+    (
+        "limits not an object",
+        lambda w: w.api.put(f"/api/v1/projects/{w.project.pk}/limits", ["x"], format="json"),
+        400,
+        {"non_field_errors": [str]},
+    ),
+    (
+        "limits with unknown fields",
+        lambda w: w.api.put(
+            f"/api/v1/projects/{w.project.pk}/limits", {"b": 1, "a": 2}, format="json"
+        ),
+        400,
+        {"a": [str], "b": [str]},
+    ),
+    (
+        "limits refused by their service",
+        lambda w: w.api.put(
+            f"/api/v1/projects/{w.project.pk}/limits", {"frequency_caps": "x"}, format="json"
+        ),
+        400,
+        {"frequency_caps": [str]},
+    ),
     # -- ingest: one shape for every answer -------------------------------------------------
     (
         "ingest without a key",

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from engine import channel_settings, selectors
 from engine.channel_settings import ChannelSettingsInvalid
 from engine.models import Membership
+from journeys_site import errors
 
 SecretState = inline_serializer(
     "ChannelSecretState",
@@ -90,7 +91,7 @@ EXAMPLE = OpenApiExample(
 
 
 def _invalid(exc: ChannelSettingsInvalid) -> Response:
-    return Response({k: [v] for k, v in exc.errors.items()}, status=status.HTTP_400_BAD_REQUEST)
+    return errors.response(status.HTTP_400_BAD_REQUEST, errors.fields(exc.errors))
 
 
 def _admin(request: Request, project_id: int) -> Membership:
@@ -109,9 +110,9 @@ def _state(membership: Membership, channel: str) -> dict[str, Any] | None:
 
 def _not_a_channel(channel: str) -> Response:
     known = ", ".join(channel_settings.CHANNEL_LABELS)
-    return Response(
-        {"channel": [f"{channel!r} is not a channel (known: {known})"]},
-        status=status.HTTP_404_NOT_FOUND,
+    return errors.response(
+        status.HTTP_404_NOT_FOUND,
+        errors.field("channel", f"{channel!r} is not a channel (known: {known})"),
     )
 
 
@@ -138,15 +139,15 @@ class ProjectChannelView(APIView):
         membership = _admin(request, project_id)
         if channel not in channel_settings.FIELDS:
             if channel in channel_settings.CHANNEL_LABELS:
-                return Response(
-                    {"channel": [f"{channel} has no settings of its own"]},
-                    status=status.HTTP_400_BAD_REQUEST,
+                return errors.response(
+                    status.HTTP_400_BAD_REQUEST,
+                    errors.field("channel", f"{channel} has no settings of its own"),
                 )
             return _not_a_channel(channel)
         if not isinstance(request.data, dict):
-            return Response(
-                {"non_field_errors": ["expected a JSON object of settings"]},
-                status=status.HTTP_400_BAD_REQUEST,
+            return errors.response(
+                status.HTTP_400_BAD_REQUEST,
+                errors.field("non_field_errors", "expected a JSON object of settings"),
             )
         try:
             channel_settings.channel_settings_write(
@@ -209,7 +210,9 @@ class ProjectChannelTestView(APIView):
             return _not_a_channel(channel)
         to = request.data.get("to") if isinstance(request.data, dict) else None
         if not isinstance(to, str):
-            return Response({"to": ["is required: a string"]}, status=status.HTTP_400_BAD_REQUEST)
+            return errors.response(
+                status.HTTP_400_BAD_REQUEST, errors.field("to", "is required: a string")
+            )
         try:
             result = channel_settings.channel_send_test(
                 project=membership.project, channel=channel, to=to

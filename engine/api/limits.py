@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from engine import limits, selectors
 from engine.models import Membership
+from journeys_site import errors
 
 
 class PeriodCapsSerializer(serializers.Serializer[object]):
@@ -69,18 +70,15 @@ class ProjectLimitsView(APIView):
             raise selectors.Forbidden("Only a project admin can change limits.")
         body = request.data
         if not isinstance(body, dict):
-            return Response(
-                {"non_field_errors": ['Send an object like {"frequency_caps": {...}}']},
-                status=status.HTTP_400_BAD_REQUEST,
+            return errors.response(
+                status.HTTP_400_BAD_REQUEST,
+                errors.field("non_field_errors", 'Send an object like {"frequency_caps": {...}}'),
             )
         unknown = sorted(set(body) - {"frequency_caps", "quiet_hours"})
         if unknown:
-            return Response(
-                {
-                    k: ["is not a field of limits; use frequency_caps and quiet_hours"]
-                    for k in unknown
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            why = "is not a field of limits; use frequency_caps and quiet_hours"
+            return errors.response(
+                status.HTTP_400_BAD_REQUEST, errors.fields(dict.fromkeys(unknown, why))
             )
         keep = ... if partial else None
         try:
@@ -90,9 +88,7 @@ class ProjectLimitsView(APIView):
                 quiet_hours=body.get("quiet_hours", keep),
             )
         except limits.LimitsInvalid as exc:
-            return Response(
-                {k: [v] for k, v in exc.errors.items()}, status=status.HTTP_400_BAD_REQUEST
-            )
+            return errors.response(status.HTTP_400_BAD_REQUEST, errors.fields(exc.errors))
         return Response(stored.as_dict())
 
     @extend_schema(
