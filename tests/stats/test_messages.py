@@ -66,6 +66,8 @@ def test_every_message_newest_first_with_its_delivery(api: APIClient, journey: J
             "subject": "Welcome User 1",
             "html": "<p>Hi</p>",
             "text": "",
+            "tracking": {"opens": True, "clicks": True},
+            "unsubscribe_url": first_mail["rendered"]["unsubscribe_url"],
         },
         "error": "",
         "held": "",
