@@ -12,7 +12,8 @@ scratch SQLite file::
    (aiosmtpd), each in its own process, so they do not share this process's GIL.
 2. Writes outbox rows as the engine does (``Message``, queued, due now): ``--webhooks``
    webhook messages and ``--emails`` email messages.
-3. Delivers them as one worker does: ``engine.delivery.deliver_messages`` on batches of
+3. Delivers them as one worker does (and again, new rows, with ``--workers`` worker
+   processes sharing the batches, as Celery's prefork pool runs them): ``engine.delivery.deliver_messages`` on batches of
    ``BATCH_SIZE`` ids, with its claim, its sending threads (``JOURNEYS_DELIVERY_THREADS``),
    the pooled webhook client and pooled SMTP connections, and its outcome writes.
 4. Beside it, the baseline: a plain loop posting the same payloads with one
@@ -217,6 +218,32 @@ def deliver(ids: list[int], profile: bool = False) -> float:
     return time.perf_counter() - started
 
 
+def _worker(batches: list[list[int]]) -> None:
+    from engine.delivery import deliver_messages
+
+    for batch in batches:
+        deliver_messages(batch)
+
+
+def deliver_in_processes(ids: list[int], workers: int) -> float:
+    """Seconds to deliver these rows with ``workers`` worker processes (as Celery's prefork
+    pool runs them), the batches shared out among them."""
+    from django.db import connections
+
+    from engine.delivery import BATCH_SIZE
+
+    batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    connections.close_all()  # each process opens its own
+    fork = multiprocessing.get_context("fork")
+    processes = [fork.Process(target=_worker, args=(batches[n::workers],)) for n in range(workers)]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    return time.perf_counter() - started
+
+
 def check_sent(ids: list[int], what: str) -> None:
     from django.db.models import Count
 
@@ -284,6 +311,9 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--profile", action="store_true", help="profile the delivery runs")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes for the second webhook run"
+    )
     args = parser.parse_args()
 
     http_port, smtp_port = free_port(), free_port()
@@ -309,6 +339,7 @@ def main() -> None:
             flush=True,
         )
         hooks, mails = outbox_rows(http_url, args.webhooks, args.emails)
+        more_hooks, _ = outbox_rows(http_url, args.webhooks, 0)
 
         plain_hook_s = plain_webhooks(http_url, args.webhooks)
         wait_count(http_count, args.webhooks, "plain webhooks")
@@ -316,6 +347,10 @@ def main() -> None:
         hook_s = deliver(hooks, args.profile)
         wait_count(http_count, args.webhooks, "delivered webhooks")
         check_sent(hooks, "webhooks")
+        http_count.value = 0
+        workers_s = deliver_in_processes(more_hooks, args.workers)
+        wait_count(http_count, args.webhooks, "webhooks delivered by worker processes")
+        check_sent(more_hooks, "webhooks (worker processes)")
 
         plain_mail_s = plain_emails(smtp_port, args.emails)
         wait_count(smtp_count, args.emails, "plain emails")
@@ -326,22 +361,35 @@ def main() -> None:
 
         hook_rate, plain_hook_rate = args.webhooks / hook_s, args.webhooks / plain_hook_s
         mail_rate, plain_mail_rate = args.emails / mail_s, args.emails / plain_mail_s
+        workers_rate = args.webhooks / workers_s
         print(f"webhooks: delivery {hook_rate:,.0f}/s, plain httpx loop {plain_hook_rate:,.0f}/s")
+        print(f"webhooks: {args.workers} worker processes {workers_rate:,.0f}/s")
         print(f"emails:   delivery {mail_rate:,.0f}/s, plain smtplib loop {plain_mail_rate:,.0f}/s")
-        bench_row(
-            "webhooks/s (deliver_messages, 1 worker)",
-            f"{hook_rate:,.0f}",
-            f"{plain_hook_rate:,.0f} (one httpx.Client, sequential)",
-            f"{hook_rate / plain_hook_rate:.2f}x",
-            f">= {GOAL_WEBHOOKS:,.0f}/s {'met' if hook_rate >= GOAL_WEBHOOKS else 'NOT met'}",
-        )
-        bench_row(
-            "emails/s (deliver_messages, pooled SMTP)",
-            f"{mail_rate:,.0f}",
-            f"{plain_mail_rate:,.0f} (smtplib, one connection)",
-            f"{mail_rate / plain_mail_rate:.2f}x",
-            "",
-        )
+        plain_hooks = f"{plain_hook_rate:,.0f} (one httpx.Client, sequential)"
+        for figure, rate, baseline, goal in [
+            ("webhooks/s (deliver_messages, 1 worker)", hook_rate, plain_hooks, GOAL_WEBHOOKS),
+            (
+                f"webhooks/s ({args.workers} worker processes)",
+                workers_rate,
+                plain_hooks,
+                GOAL_WEBHOOKS,
+            ),
+            ("emails/s (deliver_messages, pooled SMTP)", mail_rate, plain_mail_rate, 0.0),
+        ]:
+            plain = (
+                baseline
+                if isinstance(baseline, str)
+                else f"{baseline:,.0f} (smtplib, one connection)"
+            )
+            base = plain_hook_rate if isinstance(baseline, str) else baseline
+            met = "met" if rate >= goal else "NOT met"
+            bench_row(
+                figure,
+                f"{rate:,.0f}",
+                plain,
+                f"{rate / base:.2f}x",
+                f">= {goal:,.0f}/s {met}" if goal else "",
+            )
     finally:
         from django.db import connections
 

@@ -11,6 +11,7 @@ delivery is at least once, and every send carries ``idempotency_key(message.id)`
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -22,7 +23,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, F, JSONField, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from engine import consent
@@ -331,17 +332,29 @@ def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
     for message, backend, result in finished:
         key = (message.attempts, message.next_attempt_at)
         groups.setdefault(key, []).append((message, _delivery_after(message, result, backend, now)))
+    table = Message._meta.db_table
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    adapt = connection.ops.adapt_datetimefield_value
     for (attempts, lease), rows in groups.items():
-        facts = Case(
-            *[When(pk=m.pk, then=Value(d, output_field=JSONField())) for m, d in rows],
-            output_field=JSONField(),
-        )
+        # One statement, written by hand: the ORM's CASE of 50 WHENs cost more CPU than the
+        # sends it records. Each row gets its own facts (CASE id WHEN ...); only our table name
+        # and placeholders are formatted in, every value is a parameter.
         ids = [m.pk for m, _ in rows]
-        updated = (
-            Message.objects.filter(pk__in=ids, attempts=attempts, next_attempt_at=lease)
-            .exclude(status=Status.SENT)
-            .update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None, delivery=facts)
+        cases = " ".join(f"WHEN %s THEN %s{cast}" for _ in rows)
+        marks = ", ".join("%s" for _ in ids)
+        same_lease = "next_attempt_at IS NULL" if lease is None else "next_attempt_at = %s"
+        sql = (
+            f"UPDATE {table} SET status = %s, sent_at = %s, error = '', "
+            f"next_attempt_at = NULL, delivery = CASE id {cases} END "
+            f"WHERE id IN ({marks}) AND attempts = %s AND {same_lease} AND status <> %s"
         )
+        params: list[Any] = [Status.SENT.value, adapt(now)]
+        for message, delivery in rows:
+            params += [message.pk, json.dumps(delivery)]
+        params += [*ids, attempts, *([] if lease is None else [adapt(lease)]), Status.SENT.value]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
         if updated != len(ids):
             logger.warning(
                 "%s of messages %s changed during their attempt; sent not recorded",

@@ -49,7 +49,13 @@ def test_a_batch_of_emails_shares_a_few_connections(
     settings.JOURNEYS_DELIVERY_THREADS = 2
     ids = [make_message("email", RENDERED).pk for _ in range(12)]
     deliver_messages(ids)
-    assert Message.objects.filter(pk__in=ids, status=Message.Status.SENT).count() == 12
+    sent = list(Message.objects.filter(pk__in=ids, status=Message.Status.SENT))
+    assert len(sent) == 12
+    for message in sent:  # recorded together, each with its own facts
+        assert message.sent_at is not None
+        assert message.next_attempt_at is None
+        assert message.delivery["idempotency_key"] == f"journeys-msg-{message.pk}"
+        assert message.delivery["log"][-1]["outcome"] == "sent"
     assert len(inbox.received) == 12
     assert len(set(inbox.peers)) <= 2  # one connection per sending thread, not per email
 
