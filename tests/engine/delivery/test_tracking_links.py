@@ -3,6 +3,7 @@ written before tracking existed go out as they were."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,9 @@ import pytest
 from django.test import Client
 
 from engine import tracking
+from tests.engine.delivery.test_email_anymail import postmark
+
+__all__ = ["postmark"]  # the ESP fixture, used by name
 
 UNSUB = "https://mail.example/unsubscribe/tok"
 
@@ -91,3 +95,35 @@ def test_a_click_for_a_message_that_is_gone_still_reaches_the_page() -> None:
     assert answer.status_code == 302
     assert answer["Location"] == "https://a.example/deal"
     assert answer["Cache-Control"] == "no-store, private"
+
+
+def test_an_esp_gets_the_unsubscribe_headers_and_tracked_html(
+    make_message: Any, postmark: Any
+) -> None:
+    from engine.delivery import deliver_message
+    from tests.engine.delivery.test_email_anymail import accepted
+
+    postmark.reply(accepted("pm-7"))
+    message = make_message(
+        "email",
+        {
+            "to": "ana@example.com",
+            "subject": "Deals",
+            "html": '<p><a href="https://shop.example/deal">Deal</a></p>',
+            "text": "Deals",
+            "tracking": {"opens": True, "clicks": True},
+            "unsubscribe_url": UNSUB,
+        },
+    )
+    after = deliver_message(message.pk)
+    assert after is not None
+    assert after.status == "sent", after.error
+    sent = json.loads(postmark.requests[0].body)
+    headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
+    assert headers["List-Unsubscribe"] == f"<{UNSUB}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://shop.example/deal" not in sent["HtmlBody"]
+    [token] = re.findall(r'href="https://mail\.example/m/c/([^"]+)"', sent["HtmlBody"])
+    assert tracking.click_read(token) == (message.pk, "https://shop.example/deal")
+    assert f"/m/o/{message.pk}:" in sent["HtmlBody"]
+    assert sent["TextBody"].endswith(f"Unsubscribe from these emails: {UNSUB}\n")
