@@ -9,6 +9,16 @@ Three things happen to users at a block, each for a whole batch at once:
 Every function re-reads its rows under a lock (SKIP LOCKED on PostgreSQL; SQLite runs
 one writer at a time) with the condition that made them due, so a repeated or stale
 task finds nothing to do. A message row is unique per (enrollment, block, visit).
+
+Each move is written once, in SQL both databases run; the few pieces that differ come
+from engine/sql.py's ``dialect()``. Where every user leaves alike (timers whose kind has
+a ``uniform_wake``; time-outs) the move is set-based: ``wake_all`` / ``time_out_all``
+claim, move and log the batch in one statement on PostgreSQL (three in one transaction
+on SQLite). Where Python decides each user's branch (messages, decisions on arrival,
+events, the midnight run) ``leave`` moves each (block, branch) group with the same SET
+clause (``leaving_to``, ``exit_assignments``). Builder's tables are reached through
+Enrollment's foreign keys (``related_table``), never named here.
+tests/engine/test_moves_on_both_databases.py holds both databases to the same rows.
 """
 
 from __future__ import annotations
