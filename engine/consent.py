@@ -181,20 +181,27 @@ def unsubscribe_url(*, project_id: int, profile_id: int, channel: str = "email")
     return f"{settings.JOURNEYS_PUBLIC_URL}/unsubscribe/{token}"
 
 
-def token_read(token: str) -> tuple[int, int, str]:
-    """(project id, profile id, channel) of a token, or InvalidLink."""
+def signed_list(token: str, *, salt: str, types: tuple[type, ...]) -> list[Any]:
+    """The list a signed link token holds, its items of these types, or InvalidLink."""
     try:
-        value = signing.loads(token, salt=_SALT)
+        value = signing.loads(token, salt=salt)
     except signing.BadSignature as exc:
         raise InvalidLink(str(exc)) from exc
     if (
         not isinstance(value, list)
-        or len(value) != 3
-        or not all(isinstance(v, int) for v in value[:2])
-        or value[2] not in CHANNELS
+        or len(value) != len(types)
+        or not all(isinstance(v, t) for v, t in zip(value, types, strict=True))
     ):
         raise InvalidLink("unexpected token content")
-    return int(value[0]), int(value[1]), str(value[2])
+    return value
+
+
+def token_read(token: str) -> tuple[int, int, str]:
+    """(project id, profile id, channel) of a token, or InvalidLink."""
+    project_id, profile_id, channel = signed_list(token, salt=_SALT, types=(int, int, str))
+    if channel not in CHANNELS:
+        raise InvalidLink("unexpected token content")
+    return project_id, profile_id, channel
 
 
 def link_profile(token: str) -> tuple[Profile, str]:

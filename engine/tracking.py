@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
+from engine.consent import InvalidLink as InvalidLink  # a changed or foreign token
+from engine.consent import signed_list
 from engine.models import Message, Project
 
 Status = Message.Status
@@ -38,10 +40,6 @@ _TRACKABLE = re.compile(r"^https?://", re.IGNORECASE)
 PIXEL = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
-
-
-class InvalidLink(Exception):
-    """A tracking token we did not sign."""
 
 
 # --- Links ---------------------------------------------------------------------------
@@ -66,19 +64,10 @@ def open_read(token: str) -> int:
 
 def click_read(token: str) -> tuple[int, str]:
     """(message id, destination) of a click token, or InvalidLink."""
-    try:
-        value = signing.loads(token, salt=_CLICK_SALT)
-    except signing.BadSignature as exc:
-        raise InvalidLink(str(exc)) from exc
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not isinstance(value[0], int)
-        or not isinstance(value[1], str)
-        or not _TRACKABLE.match(value[1])
-    ):
+    message_id, url = signed_list(token, salt=_CLICK_SALT, types=(int, str))
+    if not _TRACKABLE.match(url):
         raise InvalidLink("unexpected token content")
-    return value[0], value[1]
+    return message_id, url
 
 
 # --- The email as sent -----------------------------------------------------------------
@@ -172,41 +161,39 @@ def _email(message_id: int) -> Message | None:
     return Message.objects.filter(pk=message_id, channel="email").select_related("profile").first()
 
 
-def email_opened(message_id: int) -> bool:
-    """The pixel was loaded: ``opened`` (from sent), the first time kept in
-    ``delivery.opened_at``, and one ``Email Opened`` event. False: no such email."""
+def _engaged(message_id: int, url: str | None) -> bool:
+    """Record an open (``url`` None) or a click: the first time of each in ``delivery``,
+    the counts, the forward-only status, and the events. False: no such email."""
     message = _email(message_id)
     if message is None:
         return False
     now = timezone.now().isoformat()
     delivery = {**(message.delivery or {})}
-    first = "opened_at" not in delivery
+    first_open = "opened_at" not in delivery
     delivery.setdefault("opened_at", now)
-    delivery["opens"] = int(delivery.get("opens") or 0) + 1
+    counter = "opens" if url is None else "clicks"
+    delivery[counter] = int(delivery.get(counter) or 0) + 1
+    if url is not None:
+        delivery.setdefault("clicked_at", now)
+    status, moves_from = (Status.OPENED, OPEN_FROM) if url is None else (Status.CLICKED, CLICK_FROM)
     Message.objects.filter(pk=message.pk).update(delivery=delivery)
-    Message.objects.filter(pk=message.pk, status__in=OPEN_FROM).update(status=Status.OPENED)
-    if first:
+    Message.objects.filter(pk=message.pk, status__in=moves_from).update(status=status)
+    if first_open:
         _event(message, OPENED, f"email-{message.pk}-opened")
+    if url is not None:
+        link = hashlib.sha256(url.encode()).hexdigest()[:16]
+        _event(message, CLICKED, f"email-{message.pk}-clicked-{link}", url=url)
     return True
+
+
+def email_opened(message_id: int) -> bool:
+    """The pixel was loaded: ``opened`` (from sent or delivered), the first time kept in
+    ``delivery.opened_at``, and one ``Email Opened`` event. False: no such email."""
+    return _engaged(message_id, None)
 
 
 def email_clicked(message_id: int, url: str) -> bool:
-    """A tracked link was followed: ``clicked`` (from sent or opened), the time kept in
-    ``delivery.clicked_at``, and an ``Email Clicked`` event per link (a click also counts
-    as an open when the pixel was blocked). False: no such email."""
-    message = _email(message_id)
-    if message is None:
-        return False
-    now = timezone.now().isoformat()
-    delivery = {**(message.delivery or {})}
-    opened_first = "opened_at" not in delivery
-    delivery.setdefault("opened_at", now)
-    delivery.setdefault("clicked_at", now)
-    delivery["clicks"] = int(delivery.get("clicks") or 0) + 1
-    Message.objects.filter(pk=message.pk).update(delivery=delivery)
-    Message.objects.filter(pk=message.pk, status__in=CLICK_FROM).update(status=Status.CLICKED)
-    if opened_first:
-        _event(message, OPENED, f"email-{message.pk}-opened")
-    link = hashlib.sha256(url.encode()).hexdigest()[:16]
-    _event(message, CLICKED, f"email-{message.pk}-clicked-{link}", url=url)
-    return True
+    """A tracked link was followed: ``clicked`` (from sent, delivered or opened), the first
+    time kept in ``delivery.clicked_at``, and an ``Email Clicked`` event per link (a click
+    also counts as an open when the pixel was blocked). False: no such email."""
+    return _engaged(message_id, url)
