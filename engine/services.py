@@ -72,13 +72,17 @@ def _resolve_profiles(
         )
     )
     missing = wanted - mapping.keys()
+    # Profiles whose anonymous flag is not known to be off (aliases' targets, found ones
+    # still anonymous): the only ones a server-key write may need to update.
+    maybe_anonymous = set(mapping.values())
     if missing:
         # Most named profiles exist: look them up first, so only new ones are inserted.
-        mapping.update(
-            Profile.objects.filter(project=project, external_id__in=missing).values_list(
-                "external_id", "id"
-            )
-        )
+        for external_id, profile_id, anonymous in Profile.objects.filter(
+            project=project, external_id__in=missing
+        ).values_list("external_id", "id", "anonymous"):
+            mapping[external_id] = profile_id
+            if anonymous:
+                maybe_anonymous.add(profile_id)
         missing -= mapping.keys()
     created: list[int] = []
     if missing:
@@ -121,13 +125,15 @@ def _resolve_profiles(
                 ],
             )
         ]
-        mapping.update(
+        raced = dict(
             Profile.objects.filter(project=project, external_id__in=missing).values_list(
                 "external_id", "id"
             )
         )
+        mapping.update(raced)
+        maybe_anonymous.update(raced.values())
     if not via_sdk:
-        named = set(mapping.values()).difference(created)
+        named = maybe_anonymous.difference(created)
         if named:
             Profile.objects.filter(pk__in=named, anonymous=True).update(anonymous=False)
     return mapping, created
