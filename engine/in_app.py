@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from engine import consent
 from engine.models import Message, Profile, ProfileAlias, Project
 
 Status = Message.Status
@@ -149,8 +150,10 @@ def messages_hand_over(
         ).order_by("pk")[: MAX_PER_CONNECT * max(1, len(profiles))]
     )
     out: dict[Listener, list[dict[str, Any]]] = {}
+    # Stored before the profile unsubscribed from in-app messages: no longer shown.
+    refused = consent.unsubscribed(rows)
     for message in rows:
-        if _expired(message, now):
+        if _expired(message, now) or message.pk in refused:
             continue
         if message.status == Status.SENT:
             delivery = {**(message.delivery or {}), "delivered_at": now.isoformat()}
