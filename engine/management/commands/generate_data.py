@@ -24,6 +24,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -144,6 +145,60 @@ def event_text(
         yield "".join(lines)
 
 
+def profile_rows(
+    start: int, count: int, tag: str, rng: random.Random
+) -> Iterator[tuple[str, str, str, str]]:
+    """(external id, email, time zone, properties JSON) of profiles start .. start+count-1."""
+    plans = rng.choices(PLANS, k=count)
+    countries = rng.choices(COUNTRIES, k=count)
+    zones = rng.choices(TIMEZONES, k=count)
+    for n in range(count):
+        external = f"gen-{tag}-{start + n}"
+        vip = "true" if rng.random() < 0.05 else "false"
+        properties = (
+            f'{{"plan": "{plans[n]}", "country": "{countries[n]}", '
+            f'"age": {rng.randint(16, 80)}, "vip": {vip}}}'
+        )
+        yield external, f"{external}@example.com", zones[n], properties
+
+
+PROFILE_COLUMNS = (
+    "project_id, external_id, email, timezone, phone, properties, push_tokens, anonymous,"
+    " identified_at, created_at, updated_at"
+)
+PARALLEL_PROFILES = 100_000  # outside a transaction, more profiles than this: --workers
+
+
+def profile_text(
+    project_id: int, start: int, count: int, tag: str, seed: int, stamp: str
+) -> Iterator[str]:
+    """Chunks of COPY text lines (the columns of ``PROFILE_COLUMNS``)."""
+    tail = f"\t[]\tf\t{stamp}\t{stamp}\t{stamp}\n"
+    lines: list[str] = []
+    for external, email, tz, properties in profile_rows(start, count, tag, random.Random(seed)):
+        # phone (after the time zone) is empty.
+        lines.append(f"{project_id}\t{external}\t{email}\t{tz}\t\t{properties}{tail}")
+        if len(lines) == CHUNK:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)
+
+
+def _copy_profile_share(
+    params: dict[str, Any], project_id: int, start: int, count: int, tag: str, seed: int, stamp: str
+) -> None:
+    import psycopg
+
+    table = Profile._meta.db_table
+    with (
+        psycopg.connect(**params) as conn,
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({PROFILE_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for text in profile_text(project_id, start, count, tag, seed, stamp):
+            copy.write(text)
+
+
 @dataclass(frozen=True)
 class EventLoad:
     """What to generate: ``count`` events of these profiles (by weight) over ``days``."""
@@ -220,7 +275,7 @@ class Command(BaseCommand):
         tag = rng.randbytes(4).hex()
         started = time.perf_counter()
         if connection.vendor == "postgresql":
-            ids = self._copy_profiles(project, profiles, tag, rng, now)
+            ids = self._copy_profiles(project, profiles, tag, rng, now, options["workers"])
         else:
             ids = self._bulk_profiles(project, profiles, tag, rng, now)
         loaded = time.perf_counter()
@@ -247,43 +302,48 @@ class Command(BaseCommand):
 
     # --- rows ------------------------------------------------------------------------
 
-    def _profile_rows(
-        self, count: int, tag: str, rng: random.Random
-    ) -> Iterator[tuple[str, str, str, str]]:
-        plans = rng.choices(PLANS, k=count)
-        countries = rng.choices(COUNTRIES, k=count)
-        zones = rng.choices(TIMEZONES, k=count)
-        for i in range(count):
-            external = f"gen-{tag}-{i}"
-            vip = "true" if rng.random() < 0.05 else "false"
-            properties = (
-                f'{{"plan": "{plans[i]}", "country": "{countries[i]}", '
-                f'"age": {rng.randint(16, 80)}, "vip": {vip}}}'
-            )
-            yield external, f"{external}@example.com", zones[i], properties
-
     # --- PostgreSQL: COPY ------------------------------------------------------------
 
     def _copy_profiles(
-        self, project: Project, count: int, tag: str, rng: random.Random, now: datetime
+        self,
+        project: Project,
+        count: int,
+        tag: str,
+        rng: random.Random,
+        now: datetime,
+        workers: int,
     ) -> list[int]:
         table = Profile._meta.db_table
         stamp = now.isoformat()
-        tail = f"\t[]\tf\t{stamp}\t{stamp}\t{stamp}\n"
-        with transaction.atomic(), connection.cursor() as cursor:
-            raw = cursor.cursor
-            with raw.copy(
-                f"COPY {table} (project_id, external_id, email, timezone, phone, properties,"
-                " push_tokens, anonymous, identified_at, created_at, updated_at) FROM STDIN"
-            ) as copy:
-                lines: list[str] = []
-                for external, email, tz, properties in self._profile_rows(count, tag, rng):
-                    # phone (after the time zone) is empty.
-                    lines.append(f"{project.id}\t{external}\t{email}\t{tz}\t\t{properties}{tail}")
-                    if len(lines) == CHUNK:
-                        copy.write("".join(lines))
-                        lines = []
-                copy.write("".join(lines))
+        seed = rng.getrandbits(64)
+        if workers > 1 and count > PARALLEL_PROFILES and not connection.in_atomic_block:
+            # Each worker COPYs a range of external ids on its own connection.
+            params = connection.get_connection_params()
+            connection.close()  # not shared with forked workers
+            context = multiprocessing.get_context("fork")
+            bounds = [count * i // workers for i in range(workers + 1)]
+            processes = [
+                context.Process(
+                    target=_copy_profile_share,
+                    args=(params, project.id, lo, hi - lo, tag, seed + i, stamp),
+                )
+                for i, (lo, hi) in enumerate(pairwise(bounds))
+            ]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join()
+            if any(p.exitcode for p in processes):
+                raise CommandError("a profile worker failed; see its error above")
+        else:
+            with (
+                transaction.atomic(),
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {table} ({PROFILE_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for text in profile_text(project.id, 0, count, tag, seed, stamp):
+                    copy.write(text)
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id FROM {table} WHERE project_id = %s AND external_id LIKE %s ORDER BY id",
                 [project.id, f"gen-{tag}-%"],
@@ -393,7 +453,7 @@ class Command(BaseCommand):
                 properties=json.loads(properties),
                 identified_at=now,
             )
-            for external, email, tz, properties in self._profile_rows(count, tag, rng)
+            for external, email, tz, properties in profile_rows(0, count, tag, rng)
         ]
         with transaction.atomic():
             Profile.objects.bulk_create(rows, batch_size=2000)
