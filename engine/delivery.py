@@ -31,6 +31,7 @@ from engine.channel_settings import ProjectChannels, project_channels_many
 from engine.channels import Outcome, Result, get_sender, idempotency_key
 from engine.limits import gate, slots_release, slots_return
 from engine.models import Message
+from engine.sql import dialect
 
 logger = logging.getLogger(__name__)
 
@@ -333,14 +334,14 @@ def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
         key = (message.attempts, message.next_attempt_at)
         groups.setdefault(key, []).append((message, _delivery_after(message, result, backend, now)))
     table = Message._meta.db_table
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    json_value = dialect().param("jsonb")
     adapt = connection.ops.adapt_datetimefield_value
     for (attempts, lease), rows in groups.items():
         # One statement, written by hand: the ORM's CASE of 50 WHENs cost more CPU than the
         # sends it records. Each row gets its own facts (CASE id WHEN ...); only our table name
         # and placeholders are formatted in, every value is a parameter.
         ids = [m.pk for m, _ in rows]
-        cases = " ".join(f"WHEN %s THEN %s{cast}" for _ in rows)
+        cases = " ".join(f"WHEN %s THEN {json_value}" for _ in rows)
         marks = ", ".join("%s" for _ in ids)
         same_lease = "next_attempt_at IS NULL" if lease is None else "next_attempt_at = %s"
         sql = (

@@ -16,13 +16,13 @@ from typing import Any
 
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import loaders, runner
 from engine.models import Enrollment, Step
-from engine.sql import dt_param, insert_returning, json_param, server_cursor
+from engine.sql import dialect, dt_param, insert_returning, json_param
 
 ACTIVE = Enrollment.State.ACTIVE
 CANDIDATE = Enrollment.State.CANDIDATE
@@ -36,40 +36,6 @@ ENROLLMENT_TYPES = [
     "integer", "integer", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
     "text", "text", "bigint", "jsonb",
 ]  # fmt: skip
-
-
-def _ids_sql(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """``column`` among ``ids``, the ids bound as ONE parameter (an array on PostgreSQL,
-    a JSON array on SQLite): never a list of thousands of quoted literals."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", [list(ids)]
-    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
-
-
-def _cast(sql_type: str) -> str:
-    """A parameter's cast on PostgreSQL (server-side binding needs the type), none on SQLite."""
-    return f"::{sql_type}" if connection.vendor == "postgresql" else ""
-
-
-def _rows_from_json(fields: Sequence[tuple[str, str]]) -> str:
-    """A FROM item ``r`` with one row per object of a JSON array bound as one parameter:
-    the batch's varying columns travel as one text, parsed by the server."""
-    if connection.vendor == "postgresql":
-        return "json_to_recordset(%s::json) AS r(" + ", ".join(f"{n} {t}" for n, t in fields) + ")"
-    columns = ", ".join(f"json_extract(j.value, '$.{n}') AS {n}" for n, _ in fields)
-    return f"(SELECT {columns} FROM json_each(%s) AS j) AS r"
-
-
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run one statement in the current transaction; parameters bound on the server on
-    PostgreSQL (Django's cursor would quote them into the SQL text)."""
-    if connection.vendor == "postgresql":
-        with server_cursor() as cursor:
-            cursor.execute(sql, list(params))
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
 def _admissible(
@@ -87,12 +53,13 @@ def _admissible(
     (one entry per Past Behaviour check, even with re-entry, even when the check is run
     again after a crash).
     """
-    ids_sql, ids_params = _ids_sql("profile_id", profile_ids)
+    d = dialect()
+    ids_sql, ids_params = d.in_ids("profile_id"), [d.ids(profile_ids)]
     since_sql, since_params = "0", []
     if once_since is not None:
-        since_sql = f"sum(CASE WHEN entered_at >= %s{_cast('timestamptz')} THEN 1 ELSE 0 END)"
-        since_params = [_dt(once_since)]
-    rows = _fetch(
+        since_sql = f"sum(CASE WHEN entered_at >= {d.param('timestamptz')} THEN 1 ELSE 0 END)"
+        since_params = [d.dt(once_since)]
+    rows = d.fetch(
         f"SELECT profile_id, count(*), sum(CASE WHEN state = 'active' THEN 1 ELSE 0 END), "
         f"{since_sql} FROM {Enrollment._meta.db_table} "
         f"WHERE journey_id = %s AND {ids_sql} AND state NOT IN ('candidate', 'cancelled') "
@@ -108,13 +75,6 @@ def _admissible(
         if pid not in refused and (allow_reentry or pid not in history)
     ]
     return allowed, {pid: history.get(pid, 0) + 1 for pid in allowed}
-
-
-def _dt(value: datetime | None) -> Any:
-    """A datetime parameter: as is for psycopg, Django's text form for SQLite."""
-    if value is None or connection.vendor == "postgresql":
-        return value
-    return dt_param(value)
 
 
 def _json_number(value: int | None) -> str:
@@ -160,20 +120,20 @@ def enroll(
         rows = ",".join(
             f'{{"p":{pid},"t":{_json_number(triggers[pid])},"n":{numbers[pid]}}}' for pid in allowed
         )
-        c = _cast
+        d = dialect()
         # The partial unique index "one active per journey and profile" turns a
         # concurrent second entry into a no-op (ON CONFLICT DO NOTHING).
-        inserted = _fetch(
+        inserted = d.fetch(
             f"INSERT INTO {enrollments} ({', '.join(ENROLLMENT_COLUMNS)}) "
-            f"SELECT %s{c('bigint')}, %s{c('bigint')}, %s{c('bigint')}, r.p, %s{c('text')}, "
-            f"%s{c('text')}, %s{c('text')}, %s{c('integer')}, 0, r.n, %s{c('timestamptz')}, "
-            f"%s{c('timestamptz')}, %s{c('timestamptz')}, %s{c('timestamptz')}, NULL, '', '', "
-            f"r.t, %s{c('jsonb')} "
-            f"FROM {_rows_from_json([('p', 'bigint'), ('t', 'bigint'), ('n', 'integer')])} "
+            f"SELECT {d.param('bigint')}, {d.param('bigint')}, {d.param('bigint')}, r.p, {d.param('text')}, "
+            f"{d.param('text')}, {d.param('text')}, {d.param('integer')}, 0, r.n, {d.param('timestamptz')}, "
+            f"{d.param('timestamptz')}, {d.param('timestamptz')}, {d.param('timestamptz')}, NULL, '', '', "
+            f"r.t, {d.param('jsonb')} "
+            f"FROM {d.rows_from_json([('p', 'bigint'), ('t', 'bigint'), ('n', 'integer')])} "
             "WHERE TRUE ON CONFLICT DO NOTHING RETURNING id, profile_id",
             [
                 version.project_id, live.journey_id, version.id, str(ACTIVE), node, str(node_state),
-                2 if first else 1, _dt(wake_at), _dt(deadline), _dt(now), _dt(now), "{}",
+                2 if first else 1, d.dt(wake_at), d.dt(deadline), d.dt(now), d.dt(now), "{}",
                 f"[{rows}]",
             ],
         )  # fmt: skip
@@ -192,14 +152,14 @@ def enroll(
             return texts[id(seen)]
 
         step_rows = ",".join(f'{{"e":{eid},"p":{pid},"d":{text(pid)}}}' for eid, pid in inserted)
-        _fetch(
+        d.fetch(
             f"INSERT INTO {steps} ({', '.join(runner.STEP_COLUMNS)}) "
-            f"SELECT r.e, %s{c('bigint')}, %s{c('integer')}, r.p, %s{c('text')}, 1, "
-            f"%s{c('timestamptz')}, %s{c('timestamptz')}, %s{c('text')}, 'yes', r.d "
-            f"FROM {_rows_from_json([('e', 'bigint'), ('p', 'bigint'), ('d', 'jsonb')])} "
+            f"SELECT r.e, {d.param('bigint')}, {d.param('integer')}, r.p, {d.param('text')}, 1, "
+            f"{d.param('timestamptz')}, {d.param('timestamptz')}, {d.param('text')}, 'yes', r.d "
+            f"FROM {d.rows_from_json([('e', 'bigint'), ('p', 'bigint'), ('d', 'jsonb')])} "
             "WHERE TRUE ON CONFLICT (enrollment_id, node, visit) DO NOTHING",
             [
-                live.journey_id, version.number, entry.id, _dt(now), _dt(now),
+                live.journey_id, version.number, entry.id, d.dt(now), d.dt(now),
                 Step.Outcome.YES.value, f"[{step_rows}]",
             ],
         )  # fmt: skip

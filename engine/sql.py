@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -190,6 +191,28 @@ class Dialect:
         """A cursor in Django's transaction that takes ``%s`` placeholders."""
         return connection.cursor()
 
+    def param(self, sql_type: str) -> str:
+        """Placeholder of one parameter of ``sql_type`` (PostgreSQL binds on the server and
+        needs the type where the statement does not imply it; SQLite needs none)."""
+        return "%s"
+
+    def dt(self, value: datetime | None) -> Any:
+        """A datetime parameter for ``cursor()``: Django's text form on SQLite."""
+        return None if value is None else dt_param(value)
+
+    def rows_from_json(self, fields: Sequence[tuple[str, str]]) -> str:
+        """A FROM item ``r`` with one row per object of a JSON array bound as one
+        parameter (fields: (name, SQL type)): a batch's varying columns travel as one text,
+        parsed by the server."""
+        columns = ", ".join(f"json_extract(j.value, '$.{n}') AS {n}" for n, _ in fields)
+        return f"(SELECT {columns} FROM json_each(%s) AS j) AS r"
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run one statement in the current transaction; its rows (none without a result)."""
+        with self.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
     def update_ids(
         self,
         table: str,
@@ -255,6 +278,15 @@ class Postgres(Dialect):
 
     def cursor(self) -> Any:
         return server_cursor()
+
+    def param(self, sql_type: str) -> str:
+        return f"%s::{sql_type}"
+
+    def dt(self, value: datetime | None) -> Any:
+        return value
+
+    def rows_from_json(self, fields: Sequence[tuple[str, str]]) -> str:
+        return "json_to_recordset(%s::json) AS r(" + ", ".join(f"{n} {t}" for n, t in fields) + ")"
 
     def claim_and_move(self, move: Move) -> list[tuple[Any, ...]]:
         """One statement: the claim, the UPDATE and the insert as data-modifying CTEs."""
