@@ -270,8 +270,11 @@ class Postgres(Dialect):
         return "%s::jsonb"
 
     def in_ids(self, column: str) -> str:
-        # One array parameter, not a list of thousands the driver binds one by one.
-        return f"{column} = ANY(%s)"
+        # One array parameter, not a list of thousands the driver binds one by one. Typed
+        # bigint[] (every id column is bigint): the driver would otherwise pick smallint[]
+        # or integer[] from the values, and a cross-type = ANY over a large array is tested
+        # element by element instead of through a hash (5x the server time of a mass entry).
+        return f"{column} = ANY(%s::bigint[])"
 
     def ids(self, ids: Iterable[int]) -> Any:
         return [int(i) for i in ids]
