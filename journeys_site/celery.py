@@ -27,9 +27,15 @@ def _close_old_connections(task: Any = None, **_: Any) -> None:
     caller's transaction and keeps the connection."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connections
 
     close_old_connections()
+    # A connection a database restart broke while idle has seen no error yet, and the
+    # engine's server-side cursors skip Django's health check: ping it (one round trip)
+    # so the task reconnects instead of failing and waiting out a retry's backoff.
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.is_usable():
+            conn.close()
 
 
 _declared_at = 0.0
