@@ -203,7 +203,13 @@ class Receiver:
             protocol_version = "HTTP/1.1"  # keep-alive: senders reuse their connections
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender was killed mid-request: a receiver gets no request from a
+                    # truncated body (it used to count one, with user "?", as a webhook).
+                    self.close_connection = True
+                    return
                 try:
                     user = json.loads(body)["user"]
                 except (ValueError, KeyError):
