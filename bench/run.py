@@ -5,12 +5,15 @@ REDIS_URL for bench/engine.py). A benchmark reports table rows by printing lines
 ``BENCH<TAB>figure<TAB>value<TAB>baseline<TAB>ratio<TAB>goal`` (every benchmark does, through
 ``common.bench_row``); one that fails or prints none is listed with its exit status, and
 every benchmark's own output stays above the table. ``BENCH_ONLY=segments,ingest`` runs
-only those.
+only those. ``BENCH_ARGS_<name>`` passes arguments to one benchmark, e.g. the issue's scale:
+``BENCH_ARGS_segments="--database journeys_bench_1m --reuse --keep --profiles 1000000
+--events 20000000"`` and ``BENCH_ARGS_ingest="--during-journey-start journeys_bench_1m"``.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +32,10 @@ def main() -> int:
     rows: list[list[str]] = []
     failed = 0
     for script in scripts:
-        print(f"=== bench/{script.name}", flush=True)
+        extra = shlex.split(os.environ.get(f"BENCH_ARGS_{script.stem}", ""))
+        print(f"=== bench/{script.name} {' '.join(extra)}".rstrip(), flush=True)
         process = subprocess.Popen(
-            [sys.executable, str(script)],
+            [sys.executable, str(script), *extra],
             cwd=HERE.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
