@@ -1,7 +1,8 @@
 """Email engagement: the open pixel, tracked links and the unsubscribe headers.
 
-At send time (engine/channels/email.py) an email's HTML gets its links rewritten to signed
-redirects and a 1x1 pixel (each optional per block), and every email gets an unsubscribe
+At send time (engine/channels/email.py) an email's links (the HTML part's ``<a href>`` and
+the text part's bare addresses) are rewritten to signed redirects and its HTML gets a 1x1
+pixel (each optional per block), and every email gets an unsubscribe
 link in both parts and the RFC 8058 ``List-Unsubscribe`` headers. The signature covers the
 message id and the destination, so a link cannot be turned into a redirect elsewhere.
 Opening and clicking move the message to ``opened`` / ``clicked`` (never back) and are
@@ -36,6 +37,14 @@ _CLICK_SALT = "journeys.email.click"
 # href="..." or href='...' of an <a> tag: group 1 up to the quote, 2 the quote, 3 the URL.
 _LINK = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _TRACKABLE = re.compile(r"^https?://", re.IGNORECASE)
+# A bare web address in the text part: up to white space, angle brackets or a quote (so
+# "<https://...>" and "(https://...)" keep their brackets). Trailing punctuation is
+# trimmed afterwards (_TRAILING, _CLOSING).
+_BARE_URL = re.compile(r"""\bhttps?://[^\s<>"]+""", re.IGNORECASE)
+_TRAILING = ".,;:!?'*"
+# A closing bracket ends the address only when it has no opening one inside it
+# ("https://en.wikipedia.org/wiki/Mail_(disambiguation)" keeps its ")").
+_CLOSING = {")": "(", "]": "[", "}": "{"}
 # A transparent 1x1 GIF.
 PIXEL = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
@@ -73,10 +82,19 @@ def click_read(token: str) -> tuple[int, str]:
 # --- The email as sent -----------------------------------------------------------------
 
 
+def _ours(url: str, keep: str) -> bool:
+    """Links left as they are: the unsubscribe link, and links that already lead through
+    this site's tracking (a template that carries one is not wrapped twice)."""
+    if keep and url == keep:
+        return True
+    public = settings.JOURNEYS_PUBLIC_URL
+    return url.startswith((f"{public}/m/c/", f"{public}/m/o/"))
+
+
 def _track_links(html: str, message_id: int, keep: str) -> str:
     def rewrite(match: re.Match[str]) -> str:
         url = htmllib.unescape(match.group(3)).strip()
-        if not _TRACKABLE.match(url) or (keep and url == keep):
+        if not _TRACKABLE.match(url) or _ours(url, keep):
             return match.group(0)
         quote_char = match.group(2)
         return (
@@ -84,6 +102,34 @@ def _track_links(html: str, message_id: int, keep: str) -> str:
         )
 
     return _LINK.sub(rewrite, html)
+
+
+def _url_end(url: str) -> int:
+    """Where a bare address found in text ends, once the sentence's punctuation after it
+    ("see https://a.example/x." or "(https://a.example/x)") is left out."""
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        unopened = last in _CLOSING and url.count(last, 0, end) > url.count(_CLOSING[last], 0, end)
+        if last not in _TRAILING and not unopened:
+            break
+        end -= 1
+    return end
+
+
+def _track_text_links(text: str, message_id: int, keep: str) -> str:
+    """Every bare http(s) address of the plain-text part becomes its signed redirect,
+    the punctuation after it kept outside."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        found = match.group(0)
+        end = _url_end(found)
+        url, after = found[:end], found[end:]
+        if not url.partition("://")[2] or _ours(url, keep):
+            return found
+        return click_url(message_id, url) + after
+
+    return _BARE_URL.sub(rewrite, text)
 
 
 def _before_body_end(html: str, addition: str) -> str:
@@ -101,8 +147,11 @@ def email_prepare(rendered: dict[str, Any], message_id: int) -> dict[str, Any]:
     tracking = rendered.get("tracking") or {}
     unsubscribe = str(rendered.get("unsubscribe_url") or "")
     headers: dict[str, str] = {}
-    if html and tracking.get("clicks"):
-        html = _track_links(html, message_id, unsubscribe)
+    if tracking.get("clicks"):
+        if html:
+            html = _track_links(html, message_id, unsubscribe)
+        if text:
+            text = _track_text_links(text, message_id, unsubscribe)
     if unsubscribe:
         targets = [f"<{unsubscribe}>"]
         mailto = settings.JOURNEYS_UNSUBSCRIBE_MAILTO
