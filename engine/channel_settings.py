@@ -550,9 +550,11 @@ TEST_TARGET = {
     "sms": "a phone number in E.164 form (+15551234567)",
     "push": "a device's FCM registration token",
     "webhook": "an http(s) URL",
-    "web_push": "",
-    "in_app": "",
+    "web_push": "a profile's id or email (a browser where it allowed notifications)",
+    "in_app": "a profile's id or email",
 }
+# Test sends that go to a profile (engine/channel_tests.py), not to an address.
+PROFILE_TESTS = ("web_push", "in_app")
 
 
 @dataclass(frozen=True)
@@ -561,10 +563,13 @@ class TestSend:
     backend: str
     error: str
     detail: dict[str, Any]
+    text: str = ""  # a channel's own account of what happened (web push, in-app)
 
     @property
     def sentence(self) -> str:
         """What happened, in plain words for the page."""
+        if self.text:
+            return self.text
         if self.outcome == "sent":
             return f"Sent through {self.backend}: the provider accepted the test message."
         if self.outcome == "recorded":
@@ -587,12 +592,16 @@ def channel_send_test(*, project: Project, channel: str, to: str) -> TestSend:
     from engine.channels import get_sender
 
     to = (to or "").strip()
-    if channel not in TEST_TARGET or not TEST_TARGET[channel]:
-        raise ChannelSettingsInvalid({"channel": "test sends are for email, sms, push and webhook"})
+    if channel not in TEST_TARGET:
+        raise ChannelSettingsInvalid({"channel": f"must be one of: {', '.join(TEST_TARGET)}"})
     if not to:
         raise ChannelSettingsInvalid({"to": f"is required: {TEST_TARGET[channel]}"})
     if len(to) > 2000:
         raise ChannelSettingsInvalid({"to": "is too long"})
+    if channel in PROFILE_TESTS:
+        from engine import channel_tests
+
+        return channel_tests.send_test(project=project, channel=channel, to=to)
     if channel == "email":
         try:
             validate_email(to)

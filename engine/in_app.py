@@ -165,6 +165,11 @@ def messages_hand_over(
             if not taken:
                 continue
         out.setdefault(profiles[message.profile_id], []).append(payload(message))
+    # A test pop-up an admin sent from the channel settings (engine/channel_tests.py).
+    from engine.channel_tests import in_app_take
+
+    for pk, item in in_app_take(profiles).items():
+        out.setdefault(profiles[pk], []).append(item)
     return out
 
 

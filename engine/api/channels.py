@@ -57,7 +57,13 @@ ChannelWrite = inline_serializer(
 )
 TestRequest = inline_serializer(
     "ChannelTestRequest",
-    {"to": serializers.CharField(help_text="An email address, phone number, device token or URL")},
+    {
+        "to": serializers.CharField(
+            help_text="email: an email address; sms: a phone number (E.164); push: a device's "
+            "FCM token; webhook: an http(s) URL; web_push and in_app: a profile's id, alias "
+            "or email"
+        )
+    },
 )
 TestAnswer = inline_serializer(
     "ChannelTestResult",
@@ -68,7 +74,11 @@ TestAnswer = inline_serializer(
         "backend": serializers.CharField(),
         "error": serializers.CharField(),
         "message": serializers.CharField(help_text="What happened, in plain words"),
-        "detail": serializers.DictField(),
+        "detail": serializers.DictField(
+            help_text="Provider facts. web_push: profile, subscriptions, sent_to, removed (gone "
+            "subscriptions, 404/410), results; in_app: profile, expires_at, shown (true: handed "
+            "to an open page now; false: queued for the profile's next page view)"
+        ),
     },
 )
 BadRequest = inline_serializer(
@@ -202,7 +212,9 @@ class ProjectChannelTestView(APIView):
         responses={200: TestAnswer, 400: BadRequest},
         operation_id="project_channel_test",
         description="Send a real test message through this channel's provider to `to` (admins "
-        "only; email, sms, push and webhook). 200 says what happened, sent or not.",
+        "only). web_push goes to every browser subscription of the profile `to` names; in_app "
+        "is shown on the profile's open page at once, else on its next page view for an hour. "
+        "200 says what happened, sent or not; 400 names what is wrong with `to`.",
     )
     def post(self, request: Request, project_id: int, channel: str) -> Response:
         membership = _admin(request, project_id)

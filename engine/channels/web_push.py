@@ -181,9 +181,30 @@ def send_webpush(
     if row is None:
         return Result.failed(f"message {message_id} is gone")
     project_id, profile_id = row
+    data = _payload(message_rendered, idempotency_key)
+    return push_to(
+        subs,
+        data,
+        project_id=project_id,
+        profile_id=profile_id,
+        topic=idempotency_key[-32:],
+        config=config,
+    )
+
+
+def push_to(
+    subs: list[dict[str, Any]],
+    data: str,
+    *,
+    project_id: int,
+    profile_id: int,
+    topic: str,
+    config: ChannelConfig | None = None,
+) -> Result:
+    """POST ``data`` to each subscription of a profile with the project's VAPID key; a gone
+    one (404/410) is removed from the profile. Sent when at least one push service took it."""
     _, private_pem = project_vapid_keys(project_id)
     vapid = Vapid.from_pem(private_pem.encode("ascii"))
-    data = _payload(message_rendered, idempotency_key)
 
     results: list[dict[str, Any]] = []
     retryable: list[str] = []
@@ -209,7 +230,7 @@ def send_webpush(
                     vapid_claims=claims,
                     timeout=TIMEOUT_SECONDS,
                     ttl=TTL_SECONDS,
-                    headers={"Urgency": "normal", "Topic": idempotency_key[-32:]},
+                    headers={"Urgency": "normal", "Topic": topic},
                     requests_session=session,
                 )
             except WebPushException as exc:
