@@ -121,6 +121,34 @@ def subscription_set(
     return False
 
 
+def subscriptions_merge(*, source_id: int, target_id: int) -> None:
+    """Identify folds profile ``source_id`` into ``target_id``: the source's statuses move
+    to the target, in the caller's transaction, before the source is deleted. Where both
+    have one for a channel, the more recently changed wins (on the same instant,
+    unsubscribed), so an unsubscribe made while anonymous is never lost. Run again after
+    it committed, it finds no source rows and changes nothing."""
+    rows = list(
+        Subscription.objects.select_for_update()
+        .filter(profile_id__in=(source_id, target_id))
+        .order_by("pk")
+    )
+    theirs = {row.channel: row for row in rows if row.profile_id == target_id}
+    clashing: list[int] = []
+    for row in rows:
+        kept = theirs.get(row.channel)
+        if row.profile_id != source_id or kept is None:
+            continue
+        clashing.append(row.pk)
+        if (row.changed_at, not row.subscribed) > (kept.changed_at, not kept.subscribed):
+            fields = ["subscribed", "changed_at", "source"]
+            for name in fields:
+                setattr(kept, name, getattr(row, name))
+            kept.save(update_fields=fields)
+    # The clashing rows go first: the unique (profile, channel) never sees two at once.
+    Subscription.objects.filter(pk__in=clashing).delete()
+    Subscription.objects.filter(profile_id=source_id).update(profile_id=target_id)
+
+
 def parse_subscriptions(value: Any) -> tuple[dict[str, bool], str | None]:
     """``{"email": "unsubscribed", ...}`` as channel -> subscribed; or the problem in words
     with the channel it concerns (``subscriptions.<channel>``)."""

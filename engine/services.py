@@ -437,7 +437,8 @@ def profile_identify(
     """Upsert the identified profile and fold the anonymous profile into it.
 
     The anonymous profile's events move to the identified one, its properties fill
-    keys the identified profile does not have, and its external id becomes an alias
+    keys the identified profile does not have, its subscription statuses move too (the
+    more recently changed wins per channel), and its external id becomes an alias
     so that late events sent under it land on the identified profile. A profile that
     is not anonymous (``_mergeable``) is left alone: the call identifies without merging.
     """
@@ -472,6 +473,7 @@ def profile_identify(
                 target.save()
                 ProfileAlias.objects.filter(profile=anon).update(profile=target)
                 _move_journey_history(anon, target)
+                consent.subscriptions_merge(source_id=anon.pk, target_id=target.pk)
                 anon.delete()
                 ProfileAlias.objects.get_or_create(
                     project=project, alias=anon_ext, defaults={"profile": target}
