@@ -179,6 +179,12 @@ class Dialect:
         self._pairs([(key, "")])
         return f"{expr} -> '{key}'"
 
+    def json_merge(self, expr: str, obj: str) -> str:
+        """The JSON object ``expr`` (SQL NULL: an empty one) with the top-level keys of
+        the JSON object ``obj`` set to ``obj``'s values, which must not be null (SQLite's
+        merge patch would drop the key)."""
+        return f"json_patch(COALESCE({expr}, {self.empty_json}), {obj})"
+
     def in_ids(self, column: str) -> str:
         """``column`` is one of a bound list of ids (bind ``ids(...)``)."""
         return f"{column} IN (SELECT value FROM json_each(%s))"
@@ -268,6 +274,9 @@ class Postgres(Dialect):
 
     def json_value(self) -> str:
         return "%s::jsonb"
+
+    def json_merge(self, expr: str, obj: str) -> str:
+        return f"COALESCE({expr}, {self.empty_json}) || {obj}"
 
     def in_ids(self, column: str) -> str:
         # One array parameter, not a list of thousands the driver binds one by one. Typed

@@ -24,6 +24,7 @@ from django.utils import timezone
 from engine.consent import InvalidLink as InvalidLink  # a changed or foreign token
 from engine.consent import signed_list
 from engine.models import Message, Project
+from engine.sql import dialect
 
 Status = Message.Status
 
@@ -210,24 +211,55 @@ def _email(message_id: int) -> Message | None:
     return Message.objects.filter(pk=message_id, channel="email").select_related("profile").first()
 
 
+def _count(message_id: int, url: str | None) -> tuple[int, int] | None:
+    """Count one open (``url`` None) or click in a single UPDATE: the counter is
+    incremented by the database (``n = n + 1`` inside ``delivery``), the first times are
+    set only when absent, and the status moves only forward, all computed on the row as
+    it is when the UPDATE takes it, so concurrent opens and clicks never lose one.
+    (opens, clicks) after this one; None: no such email."""
+    sql_dialect = dialect()
+    text = sql_dialect.param("text")
+    now = timezone.now().isoformat()
+
+    # ``->>`` reads a key as SQL text, the same operator on both databases.
+    def count(key: str) -> str:
+        return f"COALESCE(CAST(delivery ->> '{key}' AS INTEGER), 0)"
+
+    counter = "opens" if url is None else "clicks"
+    pairs = [
+        (counter, f"{count(counter)} + 1"),
+        ("opened_at", f"COALESCE(delivery ->> 'opened_at', {text})"),
+    ]
+    params: list[Any] = [now]
+    if url is not None:
+        pairs.append(("clicked_at", f"COALESCE(delivery ->> 'clicked_at', {text})"))
+        params.append(now)
+    status, moves_from = (Status.OPENED, OPEN_FROM) if url is None else (Status.CLICKED, CLICK_FROM)
+    marks = ", ".join("%s" for _ in moves_from)
+    sql = (
+        f"UPDATE {Message._meta.db_table} "
+        f"SET delivery = {sql_dialect.json_merge('delivery', sql_dialect.json_object(pairs))}, "
+        f"status = CASE WHEN status IN ({marks}) THEN %s ELSE status END "
+        "WHERE id = %s AND channel = 'email' "
+        f"RETURNING {count('opens')}, {count('clicks')}"
+    )
+    params += [*(s.value for s in moves_from), status.value, message_id]
+    rows = sql_dialect.fetch(sql, params)
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
 def _engaged(message_id: int, url: str | None) -> bool:
     """Record an open (``url`` None) or a click: the first time of each in ``delivery``,
     the counts, the forward-only status, and the events. False: no such email."""
     message = _email(message_id)
     if message is None:
         return False
-    now = timezone.now().isoformat()
-    delivery = {**(message.delivery or {})}
-    first_open = "opened_at" not in delivery
-    delivery.setdefault("opened_at", now)
-    counter = "opens" if url is None else "clicks"
-    delivery[counter] = int(delivery.get(counter) or 0) + 1
-    if url is not None:
-        delivery.setdefault("clicked_at", now)
-    status, moves_from = (Status.OPENED, OPEN_FROM) if url is None else (Status.CLICKED, CLICK_FROM)
-    Message.objects.filter(pk=message.pk).update(delivery=delivery)
-    Message.objects.filter(pk=message.pk, status__in=moves_from).update(status=status)
-    if first_open:
+    counts = _count(message.pk, url)
+    if counts is None:
+        return False
+    # Each open or click adds one to exactly one counter, so only the first of them all
+    # (the one that set opened_at) sees a total of 1, however many arrive at once.
+    if sum(counts) == 1:
         _event(message, OPENED, f"email-{message.pk}-opened")
     if url is not None:
         link = hashlib.sha256(url.encode()).hexdigest()[:16]
