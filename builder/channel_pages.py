@@ -6,6 +6,8 @@ Secrets are write-only here too: a form never holds one; a set secret shows as
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -21,7 +23,60 @@ from engine.channel_settings import FIELDS, ChannelSettingsInvalid
 from engine.models import Membership, Project
 
 TEST_SESSION_KEY = "channel_test"
-NOUNS = {"email": "email", "sms": "SMS", "push": "push notification", "webhook": "webhook"}
+NOUNS = {
+    "email": "email",
+    "sms": "SMS",
+    "push": "push notification",
+    "web_push": "web push",
+    "in_app": "in-app message",
+    "webhook": "webhook",
+}
+# Who sends, in words a marketer knows (the backend's name says it to an operator).
+BACKEND_WORDS = {
+    "smtp": "an SMTP server",
+    "anymail": "an email service (ESP)",
+    "twilio": "Twilio",
+    "fcm": "Firebase Cloud Messaging",
+    "webpush": "browsers' push services",
+    "store": "the web SDK on your pages",
+    "http": "HTTP requests to your URLs",
+}
+# A test's outcome as a short badge: (words, status class).
+TEST_BADGES = {
+    "sent": ("Sent", "status-live"),
+    "recorded": ("Recorded only", "status-paused"),
+    "skipped": ("Not sent", "status-paused"),
+    "retry": ("Failed", "status-stopped"),
+    "failed": ("Failed", "status-stopped"),
+}
+
+
+def _status(entry: dict[str, Any]) -> dict[str, str]:
+    """The status column: a badge and what it means."""
+    if not entry["sending"]:
+        return {
+            "badge": "Not configured",
+            "css": "status-paused",
+            "says": "messages are recorded, not sent",
+        }
+    words = BACKEND_WORDS.get(entry["backend"], entry["backend"])
+    if entry["source"] == "project":
+        return {"badge": "Configured (project)", "css": "status-live", "says": f"via {words}"}
+    return {"badge": "From environment", "css": "status-scheduled", "says": f"via {words}"}
+
+
+def _last_test(entry: dict[str, Any]) -> dict[str, Any] | None:
+    last = entry.get("last_test")
+    if not last:
+        return None
+    try:
+        at: datetime | None = datetime.fromisoformat(str(last.get("at")))
+    except ValueError:
+        at = None
+    words, css = TEST_BADGES.get(str(last.get("outcome")), ("Unknown", "status-draft"))
+    return {"at": at, "badge": words, "css": css, "message": str(last.get("message") or "")}
+
+
 UPLOAD_MAX = channel_settings.SERVICE_ACCOUNT_MAX
 
 
@@ -60,14 +115,22 @@ def channels_context(
                     "error": errors.get(f"{channel}.{spec.name}", ""),
                 }
             )
+        just_tested = test if test and test.get("channel") == channel else None
+        # Here, "add one under Channels in the project settings" is the form right below.
+        hint = re.sub(r",? or add .* under Channels in the project settings$", "", entry["hint"])
         out.append(
             {
                 **entry,
                 "fields": fields,
+                "hint": hint,
                 "settable": channel in FIELDS,
                 "noun": NOUNS.get(channel, entry["label"].lower()),
-                "test": test if test and test.get("channel") == channel else None,
+                "test": just_tested,
                 "form_error": errors.get(channel, "") if mine is not None else "",
+                "status": _status(entry),
+                "last": _last_test(entry),
+                # Shown unfolded: the form that came back with errors, the test just sent.
+                "open": mine is not None or just_tested is not None,
             }
         )
     return out

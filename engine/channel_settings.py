@@ -24,9 +24,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from engine.models import ChannelSetting, Project
 
@@ -312,6 +314,7 @@ def channels_overview(project: Project) -> list[dict[str, Any]]:
 
     configs = project_channels(project.pk)
     public = channel_settings_public(project)
+    tested = last_tests(project.pk)
     out = []
     for channel in (*SETTABLE, "in_app"):
         backend = channels.backend_name(channel, configs)
@@ -331,6 +334,7 @@ def channels_overview(project: Project) -> list[dict[str, Any]]:
                 "sending": sending,
                 "hint": "" if sending else channels.PROVIDER_HINTS.get(channel, ""),
                 "test_to": TEST_TARGET.get(channel, ""),
+                "last_test": tested.get(channel),
                 **entry,
             }
         )
@@ -586,9 +590,32 @@ class TestSend:
         return f"Not sent, the provider refused it: {self.error}"
 
 
+LAST_TEST_SECONDS = 90 * 24 * 3600  # how long the settings page remembers a test's outcome
+
+
+def _last_test_key(project_id: int, channel: str) -> str:
+    return f"channel-last-test:{project_id}:{channel}"
+
+
+def last_tests(project_id: int) -> dict[str, dict[str, Any]]:
+    """The outcome of each channel's latest test send (kept in the cache: may be forgotten)."""
+    keys = {_last_test_key(project_id, c): c for c in TEST_TARGET}
+    return {keys[k]: v for k, v in cache.get_many(list(keys)).items() if isinstance(v, dict)}
+
+
 def channel_send_test(*, project: Project, channel: str, to: str) -> TestSend:
     """Send a real test message through the project's provider for this channel (its own
-    settings, else the environment's) to ``to``, and say what happened."""
+    settings, else the environment's) to ``to``, say what happened, and remember it."""
+    result = _send_test(project=project, channel=channel, to=to)
+    cache.set(
+        _last_test_key(project.pk, channel),
+        {"at": timezone.now().isoformat(), "outcome": result.outcome, "message": result.sentence},
+        timeout=LAST_TEST_SECONDS,
+    )
+    return result
+
+
+def _send_test(*, project: Project, channel: str, to: str) -> TestSend:
     from engine.channels import get_sender
 
     to = (to or "").strip()

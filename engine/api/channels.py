@@ -37,6 +37,18 @@ CHANNEL_STATE_FIELDS: dict[str, serializers.Field[Any, Any, Any, Any]] = {
     "sending": serializers.BooleanField(help_text="false: messages are only recorded"),
     "hint": serializers.CharField(help_text="What to set so it sends (when not sending)"),
     "test_to": serializers.CharField(help_text="What a test send goes to (empty: none)"),
+    "last_test": inline_serializer(
+        "ChannelLastTest",
+        {
+            "at": serializers.DateTimeField(),
+            "outcome": serializers.ChoiceField(
+                choices=["sent", "recorded", "retry", "failed", "skipped"]
+            ),
+            "message": serializers.CharField(help_text="What happened, in plain words"),
+        },
+        allow_null=True,
+        help_text="The latest test send's outcome, when remembered (null: none known)",
+    ),
     "settings": serializers.DictField(help_text="The non-secret settings"),
     "secrets": serializers.DictField(
         child=SecretState, help_text="Each secret: whether it is set, never its value"

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from engine import channel_settings
 from engine.models import Project
 from tests.browser import wait_for
 from tests.builder import test_pages_browser
+from tests.builder.test_pages_browser import SHOTS
 from tests.engine.delivery.smtp import AuthInbox, no_environment_providers, smtp_with_login
 
 pytestmark = [
@@ -32,8 +34,37 @@ PASSWORD = "s3cret-smtp-pass-from-the-browser-4f2a"
 @pytest.fixture
 def mail_server(settings: Any) -> Iterator[AuthInbox]:
     no_environment_providers(settings)
+    cache.clear()  # no remembered test send of an earlier test
     with smtp_with_login("mailer", PASSWORD) as inbox:
         yield inbox
+    cache.clear()
+
+
+def channel_row(page: Any, label: str) -> Any:
+    """The table row of a channel (its panel, once unfolded, is the next row)."""
+    return page.locator("tr", has=page.get_by_role("rowheader", name=label, exact=True))
+
+
+def text_of(locator: Any) -> str:
+    """What a screen reader reads: the text, visually hidden parts included, spaces folded."""
+    return " ".join(str(locator.text_content()).split())
+
+
+def section_shot(page: Any, name: str) -> None:
+    """The Channels section alone, as on the page (no sticky bar over it)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    box = page.evaluate(
+        "(() => { const r = document.getElementById('channels').getBoundingClientRect();"
+        " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()"
+    )
+    pad = 12
+    clip = {
+        "x": max(0, box["x"] - pad),
+        "y": max(0, box["y"] - pad),
+        "width": box["width"] + 2 * pad,
+        "height": box["height"] + 2 * pad,
+    }
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
 
 
 def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_echoed(
@@ -44,10 +75,24 @@ def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_ech
     mail_server: AuthInbox,
 ) -> None:
     page = new_page(marketer)
-    page.goto(live_server.url + "/settings/#channel-email")
+    page.goto(live_server.url + "/settings/")
     email = page.locator("#channel-email")
-    row = page.get_by_role("row", name="Email")
-    assert "Recorded only" in row.inner_text()
+    row = channel_row(page, "Email")
+    assert "Not configured: messages are recorded, not sent" in text_of(row)
+    assert "Not tested yet" in text_of(row)
+    # Folded: every channel is one short row.
+    assert not email.is_visible()
+    toggle = page.get_by_role("button", name="Edit Email settings")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    section_shot(page, "settings-channels-collapsed")
+
+    # Unfolded by keyboard, as by a click.
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert email.is_visible()
+    page.keyboard.press("Tab")  # the next stop is the row's first field
+    assert page.evaluate("document.activeElement.id") == "ch-email-provider"
 
     email.get_by_label("Provider").select_option("smtp")
     email.get_by_label("From address").fill("shop@example.com")
@@ -56,17 +101,19 @@ def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_ech
     email.get_by_label("SMTP user").fill("mailer")
     email.get_by_label("SMTP password", exact=True).fill(PASSWORD)
     email.get_by_label("Connection security").select_option("none")
+    section_shot(page, "settings-channels-expanded")
     shot(page, "settings-channels-email-filled")
     email.get_by_role("button", name="Save email settings").click()
 
     page.get_by_text("Email settings saved").wait_for()
+    # Back at /settings/#channel-email: that row unfolds by itself.
     email = page.locator("#channel-email")
     email.get_by_text("set · ends in …4f2a").wait_for()
     assert PASSWORD not in page.content()
     assert email.get_by_role("button", name="Clear SMTP password").is_visible()
     email.get_by_text("Replace SMTP password").click()
     assert email.get_by_label("New SMTP password").input_value() == ""
-    assert "Sending (smtp)" in page.get_by_role("row", name="Email").inner_text()
+    assert "Configured (project): via an SMTP server" in text_of(channel_row(page, "Email"))
     assert channel_settings.project_channels(project.pk)["email"].get("password") == PASSWORD
 
     email.get_by_label("Send a test email to").fill("me@example.com")
@@ -80,4 +127,27 @@ def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_ech
     assert received["From"] == "shop@example.com"
     assert mail_server.logins == ["mailer"]
     assert PASSWORD not in page.content()
+    assert text_of(channel_row(page, "Email").get_by_role("cell").nth(1)).startswith("Sent ")
     shot(page, "settings-channels-email-test-sent")
+
+
+def test_a_failed_save_comes_back_with_its_row_unfolded_and_the_field_focused(
+    new_page: Callable[..., Any], live_server: Any, marketer: Any, project: Project
+) -> None:
+    page = new_page(marketer)
+    page.goto(live_server.url + "/settings/")
+    page.get_by_role("button", name="Edit SMS settings").click()
+    sms = page.locator("#channel-sms")
+    sms.get_by_label("Twilio account SID").fill("not-a-sid")
+    sms.get_by_role("button", name="Save SMS settings").click()
+
+    error = sms.get_by_text("Twilio account SID must be AC followed by 32 hexadecimal digits")
+    error.wait_for()
+    assert page.get_by_role("button", name="Edit SMS settings").get_attribute("aria-expanded") == (
+        "true"
+    )
+    assert not page.locator("#channel-email").is_visible()  # the others stay folded
+    assert page.evaluate("document.activeElement.id") == "ch-sms-account_sid"
+    # And it folds again.
+    page.get_by_role("button", name="Edit SMS settings").click()
+    assert not sms.is_visible()

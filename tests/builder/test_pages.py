@@ -365,11 +365,13 @@ def test_settings_say_which_channels_send_and_never_show_a_secret(
     settings.TWILIO_AUTH_TOKEN = "tw-secret-123"
     html = signed_in(marketer).get("/settings/").content.decode()
     channels = html.split('id="channels"', 1)[1].split("</section>", 1)[0]
-    email_row = channels.split("<td>Email</td>", 1)[1].split("</tr>", 1)[0]
-    assert "Recorded only" in email_row
-    assert "EMAIL_URL" in email_row
-    webhook_row = channels.split("<td>Webhook</td>", 1)[1].split("</tr>", 1)[0]
-    assert "Sending" in webhook_row
+    email_row = channels.split('<th scope="row">Email</th>', 1)[1].split("</tr>", 1)[0]
+    assert "Not configured" in email_row
+    assert "messages are recorded, not sent" in email_row
+    email_panel = channels.split('id="channel-email"', 1)[1].split('class="channel-row"', 1)[0]
+    assert "EMAIL_URL" in email_panel  # what to set, once the row is unfolded
+    webhook_row = channels.split('<th scope="row">Webhook</th>', 1)[1].split("</tr>", 1)[0]
+    assert "From environment" in webhook_row
     assert "tw-secret-123" not in html
 
 

@@ -6,10 +6,12 @@ on an open page or queued for the next one; 400s that say what is wrong with ``t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from engine.channels.web_push import project_vapid_keys
@@ -23,9 +25,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _local_push_service(settings: Any) -> None:
+def _local_push_service(settings: Any) -> Iterator[None]:
     settings.JOURNEYS_WEBHOOK_ALLOW_PRIVATE = True  # the fake push service is on 127.0.0.1
     settings.DEFAULT_FROM_EMAIL = "ops@shop.example.com"
+    # Test pop-ups wait in the cache: none may reach another test's page.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def endpoint(project: Project, channel: str) -> str:
