@@ -52,31 +52,45 @@ def bench_row(figure: str, value: str, baseline: str, ratio: str, goal: str) -> 
 # --- the receivers (each in its own process) ------------------------------------------------
 
 
-def http_receiver(port: int, count: Any, ready: Any) -> None:
-    """A minimal HTTP/1.1 keep-alive server: reads each request (headers, Content-Length
-    body) and answers 200 "ok"; ``count`` counts the requests."""
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+
+def http_receiver(port: int, count: Any, ready: Any) -> None:
+    """A lean HTTP/1.1 keep-alive server (an asyncio.Protocol, no stream objects, so it
+    costs the bench little CPU): reads each request (headers, Content-Length body), even
+    several in one read, answers 200 "ok" and counts it in ``count``."""
+
+    class Receiver(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer + data if self.buffer else data
+            answers = 0
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                head = buffer[:end].lower()
                 length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                if length:
-                    await reader.readexactly(length)
-                with count.get_lock():
-                    count.value += 1
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+                at = head.find(b"\r\ncontent-length:")
+                if at >= 0:
+                    stop = head.find(b"\r\n", at + 2)
+                    length = int(head[at + 17 : stop if stop >= 0 else len(head)])
+                whole = end + 4 + length
+                if len(buffer) < whole:
+                    break
+                buffer = buffer[whole:]
+                answers += 1
+            self.buffer = buffer
+            if answers:
+                count.value += answers  # this process alone writes it (a RawValue)
+                self.transport.write(RESPONSE * answers)
 
     async def serve() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Receiver, "127.0.0.1", port, backlog=1024)
         ready.set()
         async with server:
             await server.serve_forever()
@@ -90,8 +104,7 @@ def smtp_receiver(port: int, count: Any, ready: Any) -> None:
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with count.get_lock():
-                count.value += 1
+            count.value += 1  # the handler runs on the controller's one thread
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -102,7 +115,7 @@ def smtp_receiver(port: int, count: Any, ready: Any) -> None:
 
 
 def start(target: Any, port: int) -> tuple[multiprocessing.Process, Any]:
-    count = multiprocessing.Value("q", 0)
+    count = multiprocessing.RawValue("q", 0)
     ready = multiprocessing.Event()
     process = multiprocessing.Process(target=target, args=(port, count, ready), daemon=True)
     process.start()
@@ -200,22 +213,43 @@ def outbox_rows(http_url: str, webhooks: int, emails: int) -> tuple[list[int], l
 
 def deliver(ids: list[int], profile: bool = False) -> float:
     """Seconds to deliver these rows as one worker does, batch after batch (``profile``:
-    print where this thread's time went)."""
+    print where the time went, in the task's thread and in its sending threads)."""
     import cProfile
     import pstats
+    import threading
 
+    from engine import delivery
     from engine.delivery import BATCH_SIZE, deliver_messages
 
-    profiler = cProfile.Profile() if profile else None
+    profilers: list[cProfile.Profile] = []
+    send = delivery._send
+    if profile:
+        # Each sending thread profiles itself from its first send on.
+        local = threading.local()
+
+        def profiled_send(*args: Any, **kwargs: Any) -> Any:
+            if not hasattr(local, "profiler"):
+                local.profiler = cProfile.Profile()
+                profilers.append(local.profiler)
+                local.profiler.enable()
+            return send(*args, **kwargs)
+
+        delivery._send = profiled_send  # type: ignore[assignment]
+        profilers.append(cProfile.Profile())
+        profilers[0].enable()
     started = time.perf_counter()
-    if profiler:
-        profiler.enable()
     for first in range(0, len(ids), BATCH_SIZE):
         deliver_messages(ids[first : first + BATCH_SIZE])
-    if profiler:
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if profile:
+        delivery._send = send  # type: ignore[assignment]
+        profilers[0].disable()
+        print(f"--- profile: the task's thread ({len(ids):,} messages)")
+        pstats.Stats(profilers[0]).sort_stats("tottime").print_stats(25)
+        if len(profilers) > 1:
+            print(f"--- profile: {len(profilers) - 1} sending threads together")
+            pstats.Stats(*profilers[1:]).sort_stats("tottime").print_stats(25)
+    return elapsed
 
 
 def _worker(batches: list[list[int]]) -> None:
@@ -263,6 +297,7 @@ def check_sent(ids: list[int], what: str) -> None:
 
 
 def plain_webhooks(http_url: str, n: int) -> float:
+    """The baseline: one httpx.Client (one keep-alive connection), sequential."""
     import httpx
 
     started = time.perf_counter()
@@ -279,6 +314,43 @@ def plain_webhooks(http_url: str, n: int) -> float:
             )
             response.raise_for_status()
     return time.perf_counter() - started
+
+
+def plain_http_client(http_port: int, n: int) -> float:
+    """The baseline with the library the webhook backend uses: one http.client
+    connection (keep-alive), sequential."""
+    import http.client
+
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    try:
+        for i in range(n):
+            connection.request(
+                "POST",
+                "/hook",
+                body=payload(i).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"journeys-msg-{i}",
+                    "User-Agent": "Journeys-Webhook/1",
+                },
+            )
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"bench/delivery.py: plain http.client got {response.status}")
+    finally:
+        connection.close()
+    return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def plain_emails(smtp_port: int, n: int) -> float:
@@ -298,11 +370,15 @@ def plain_emails(smtp_port: int, n: int) -> float:
 
 
 def wait_count(count: Any, expected: int, what: str) -> None:
+    """Wait until the receiver counted ``expected`` requests (no fewer, no more), then
+    reset its count."""
     deadline = time.monotonic() + 30
     while count.value < expected and time.monotonic() < deadline:
         time.sleep(0.05)
-    if count.value < expected:
+    time.sleep(0.1)  # a duplicate would arrive about now
+    if count.value != expected:
         raise SystemExit(f"bench/delivery.py: {what}: {count.value} of {expected} arrived")
+    count.value = 0
 
 
 def main() -> None:
@@ -341,55 +417,66 @@ def main() -> None:
         hooks, mails = outbox_rows(http_url, args.webhooks, args.emails)
         more_hooks, _ = outbox_rows(http_url, args.webhooks, 0)
 
-        plain_hook_s = plain_webhooks(http_url, args.webhooks)
-        wait_count(http_count, args.webhooks, "plain webhooks")
-        http_count.value = 0
-        hook_s = deliver(hooks, args.profile)
-        wait_count(http_count, args.webhooks, "delivered webhooks")
+        receiver_pid = receivers[0][0].pid
+        n = args.webhooks
+        timed: dict[str, tuple[float, float]] = {}  # what -> (seconds, receiver CPU seconds)
+
+        def timed_run(what: str, run: Any) -> None:
+            cpu = cpu_seconds(receiver_pid)
+            seconds = run()
+            wait_count(http_count, n, what)
+            timed[what] = (seconds, cpu_seconds(receiver_pid) - cpu)
+
+        timed_run("plain httpx loop", lambda: plain_webhooks(http_url, n))
+        timed_run("plain http.client loop", lambda: plain_http_client(http_port, n))
+        timed_run("deliver_messages, 1 worker", lambda: deliver(hooks, args.profile))
         check_sent(hooks, "webhooks")
-        http_count.value = 0
-        workers_s = deliver_in_processes(more_hooks, args.workers)
-        wait_count(http_count, args.webhooks, "webhooks delivered by worker processes")
+        timed_run(
+            f"{args.workers} worker processes",
+            lambda: deliver_in_processes(more_hooks, args.workers),
+        )
         check_sent(more_hooks, "webhooks (worker processes)")
 
         plain_mail_s = plain_emails(smtp_port, args.emails)
         wait_count(smtp_count, args.emails, "plain emails")
-        smtp_count.value = 0
         mail_s = deliver(mails, args.profile)
         wait_count(smtp_count, args.emails, "delivered emails")
         check_sent(mails, "emails")
 
-        hook_rate, plain_hook_rate = args.webhooks / hook_s, args.webhooks / plain_hook_s
+        rates = {what: n / seconds for what, (seconds, _) in timed.items()}
+        for what, (seconds, cpu) in timed.items():
+            print(
+                f"webhooks: {what}: {rates[what]:,.0f}/s "
+                f"(receiver busy {100 * cpu / seconds:.0f}% of one CPU)"
+            )
         mail_rate, plain_mail_rate = args.emails / mail_s, args.emails / plain_mail_s
-        workers_rate = args.webhooks / workers_s
-        print(f"webhooks: delivery {hook_rate:,.0f}/s, plain httpx loop {plain_hook_rate:,.0f}/s")
-        print(f"webhooks: {args.workers} worker processes {workers_rate:,.0f}/s")
         print(f"emails:   delivery {mail_rate:,.0f}/s, plain smtplib loop {plain_mail_rate:,.0f}/s")
-        plain_hooks = f"{plain_hook_rate:,.0f} (one httpx.Client, sequential)"
-        for figure, rate, baseline, goal in [
-            ("webhooks/s (deliver_messages, 1 worker)", hook_rate, plain_hooks, GOAL_WEBHOOKS),
-            (
-                f"webhooks/s ({args.workers} worker processes)",
-                workers_rate,
-                plain_hooks,
-                GOAL_WEBHOOKS,
-            ),
-            ("emails/s (deliver_messages, pooled SMTP)", mail_rate, plain_mail_rate, 0.0),
-        ]:
-            plain = (
-                baseline
-                if isinstance(baseline, str)
-                else f"{baseline:,.0f} (smtplib, one connection)"
-            )
-            base = plain_hook_rate if isinstance(baseline, str) else baseline
-            met = "met" if rate >= goal else "NOT met"
+        base_name = "plain http.client loop"
+        base = rates[base_name]
+        baseline = f"{base:,.0f} (one http.client connection, sequential)"
+        bench_row(
+            "webhooks/s (plain httpx.Client loop)",
+            f"{rates['plain httpx loop']:,.0f}",
+            baseline,
+            f"{rates['plain httpx loop'] / base:.2f}x",
+            "",
+        )
+        for what in ("deliver_messages, 1 worker", f"{args.workers} worker processes"):
+            met = "met" if rates[what] >= GOAL_WEBHOOKS else "NOT met"
             bench_row(
-                figure,
-                f"{rate:,.0f}",
-                plain,
-                f"{rate / base:.2f}x",
-                f">= {goal:,.0f}/s {met}" if goal else "",
+                f"webhooks/s ({what})",
+                f"{rates[what]:,.0f}",
+                baseline,
+                f"{rates[what] / base:.2f}x",
+                f">= {GOAL_WEBHOOKS:,.0f}/s {met}",
             )
+        bench_row(
+            "emails/s (deliver_messages, pooled SMTP)",
+            f"{mail_rate:,.0f}",
+            f"{plain_mail_rate:,.0f} (smtplib, one connection)",
+            f"{mail_rate / plain_mail_rate:.2f}x",
+            "",
+        )
     finally:
         from django.db import connections
 

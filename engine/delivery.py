@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from celery import shared_task
@@ -111,34 +114,116 @@ def deliver_messages(message_ids: list[int]) -> None:
         return
     # Each project's own channel settings, read once here (the sending threads read nothing).
     configs = project_channels_many(m.project_id for m in queue)
-    threads = max(1, min(int(settings.JOURNEYS_DELIVERY_THREADS), len(queue)))
-    in_flight: dict[Future[tuple[str, Result]], Message] = {}
+    threads = max(1, int(settings.JOURNEYS_DELIVERY_THREADS))
+    pool = _sending_pool(threads)  # threads start as sends need them
+    # The whole batch is handed to the threads at once, so they never wait for this thread
+    # (claiming, renewing, recording); each send puts its outcome here.
+    outcomes: SimpleQueue[tuple[Message, str | None, Result | None]] = SimpleQueue()
+    turn = _Turn()
+    in_flight: dict[int, Message] = {}
     # Outcomes are written a few at a time (RECORD_BATCH, or every RECORD_EVERY seconds).
     finished: list[tuple[Message, str, Result]] = []
     written_at = time.monotonic()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
+    try:
         while queue or in_flight:
             unsent = queue + list(in_flight.values())
             lease = unsent[0].next_attempt_at
             if lease is not None and timezone.now() >= lease - LEASE / 2:
                 kept = {m.pk for m in _renew_leases(unsent)}
                 queue = [m for m in queue if m.pk in kept]
-            while queue and len(in_flight) < threads:
-                message = queue.pop(0)
-                sending = pool.submit(_send, message, configs.get(message.project_id, {}))
-                in_flight[sending] = message
+                turn.dropped.update(pk for pk in in_flight if pk not in kept)
+            for message in queue:
+                in_flight[message.pk] = message
+                config = configs.get(message.project_id, {})
+                pool.submit(_send_into, outcomes, turn, message, config)
+            queue = []
             if not in_flight:
                 break
             timeout = RECORD_EVERY if finished else LEASE.total_seconds() / 4
-            done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                message = in_flight.pop(future)
-                backend, result = future.result()  # _send does not raise
-                finished.append((message, backend, result))
+            try:
+                done = [outcomes.get(timeout=timeout)]
+                while not outcomes.empty():
+                    done.append(outcomes.get_nowait())
+            except Empty:
+                done = []
+            for message, backend, result in done:
+                del in_flight[message.pk]
+                if result is None:  # not sent: its lease ran short, or another worker has it
+                    if message.pk not in turn.dropped:
+                        queue.append(message)  # renewed on the next turn, then sent
+                else:
+                    finished.append((message, backend or "", result))
             if len(finished) >= RECORD_BATCH or time.monotonic() - written_at >= RECORD_EVERY:
                 _record_many(finished)
                 finished, written_at = [], time.monotonic()
+    finally:
+        # Whatever stopped the loop, the sends already under way are recorded (or released);
+        # the ones not yet begun are not begun.
+        turn.stopping = True
+        while in_flight:
+            message, backend, result = outcomes.get()
+            del in_flight[message.pk]
+            if result is not None:
+                finished.append((message, backend or "", result))
         _record_many(finished)
+
+
+class _Turn:
+    """What the task's thread tells the sending threads of its batch."""
+
+    def __init__(self) -> None:
+        self.dropped: set[int] = set()  # ids another worker took over: not to be sent
+        self.stopping = False  # the task is ending: begin no more sends
+
+
+# The sending threads, kept for the process's life (a batch reuses them, and the keep-alive
+# connections of the channels' clients stay warm); a forked child starts its own.
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _sending_pool(threads: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != threads:  # the setting changed (tests do)
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
+            _pool_size = threads
+        return _pool
+
+
+def _forget_pool() -> None:
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _send_into(
+    outcomes: SimpleQueue[tuple[Message, str | None, Result | None]],
+    turn: _Turn,
+    message: Message,
+    configs: ProjectChannels,
+) -> None:
+    """Send on a pool thread and hand the outcome back (always: the batch waits for it).
+    A message whose lease is about to run out (this task's thread did not renew it: time
+    jumped, the database stalled) is handed back unsent, as is one another worker took."""
+    lease = message.next_attempt_at
+    if (
+        turn.stopping
+        or message.pk in turn.dropped
+        or (lease is not None and timezone.now() >= lease - LEASE / 4)
+    ):
+        outcomes.put((message, None, None))
+        return
+    try:
+        backend, result = _send(message, configs)
+    except BaseException as exc:  # _send does not raise; this is the belt to its braces
+        backend, result = "", Result.retry(f"unexpected error: {type(exc).__name__}: {exc}")
+    outcomes.put((message, backend, result))
 
 
 def _record_many(finished: list[tuple[Message, str, Result]]) -> None:

@@ -3,16 +3,25 @@
 2xx is sent; 408, 429, 5xx and network errors are retried; any other status
 (including 3xx: redirects are not followed) is a permanent failure. Destinations
 pass the SSRF guard (engine/channels/ssrf.py) unless JOURNEYS_WEBHOOK_ALLOW_PRIVATE.
+
+Requests go out on the standard library's ``http.client`` over keep-alive connections
+kept in a small pool per destination (address, port and TLS host name), shared by the
+sending threads: it costs a fifth of the CPU of an ``httpx.Client`` request, and CPU is
+what bounds a worker's webhooks per second (docs/performance.md "Delivery").
 """
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import os
+import select
 import socket
+import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from django.conf import settings
@@ -26,14 +35,13 @@ METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 RETRYABLE_STATUS = {408, 429}
 USER_AGENT = "Journeys-Webhook/1"
 RESPONSE_EXCERPT = 500
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(raw)) if raw else None
-    except ValueError:
-        return None  # an HTTP date: our own backoff is good enough
+# A longer unread response body is not drained: its connection is closed instead.
+DRAIN_LIMIT = 64 * 1024
+KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused
+# A connection idle longer than this is checked for a close by the server before reuse
+# (a shorter idle one is trusted; if it was closed after all, the request goes again once).
+CHECK_IDLE_SECONDS = 0.5
+MAX_IDLE_PER_DESTINATION = 32
 
 
 def _body(rendered: dict[str, Any]) -> str:
@@ -46,43 +54,228 @@ def _body(rendered: dict[str, Any]) -> str:
 
 
 def _is_json(text: str) -> bool:
-    if not text.strip():
+    stripped = text.strip()
+    if not stripped:
         return False
     try:
-        json.loads(text)
+        json.loads(stripped)
     except ValueError:
         return False
     return True
 
 
-_shared: httpx.Client | None = None
-_shared_lock = threading.Lock()
+# --- Connections ---------------------------------------------------------------------
+
+# (scheme, address or host, port, TLS host name): one destination's connections.
+Destination = tuple[str, str, int, str]
 
 
-def _client() -> httpx.Client:
-    """The process's webhook client (thread-safe; a forked child makes its own)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = _new_client()
-        return _shared
+class _OneWrite:
+    """Headers and a bytes body leave in one write (http.client writes them apart: two
+    system calls, and two hand-offs of the GIL, per request)."""
+
+    _buffer: list[bytes]
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if isinstance(message_body, bytes) and message_body and not encode_chunked:
+            self._buffer.extend((b"", message_body))
+            request = b"\r\n".join(self._buffer)
+            del self._buffer[:]
+            self.send(request)  # type: ignore[attr-defined]
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
 
 
-def _new_client() -> httpx.Client:
-    return httpx.Client(
-        timeout=TIMEOUT_SECONDS,
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+class _HTTP(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _PinnedHTTPS(_OneWrite, http.client.HTTPSConnection):
+    """TLS to a checked address, naming (SNI) and verifying the URL's host."""
+
+    def __init__(self, address: str, port: int, *, server_name: str, timeout: float) -> None:
+        super().__init__(address, port, timeout=timeout, context=_tls_context())
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self.server_name
+        )
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates checked against certifi's roots, as httpx does."""
+    global _tls
+    if _tls is None:
+        try:
+            import certifi
+
+            _tls = ssl.create_default_context(cafile=certifi.where())
+        except ImportError:  # pragma: no cover - certifi comes with httpx
+            _tls = ssl.create_default_context()
+    return _tls
+
+
+_idle: dict[Destination, list[tuple[float, http.client.HTTPConnection]]] = {}
+_idle_lock = threading.Lock()
+
+
+def _forget_connections() -> None:
+    """A forked child (a Celery worker process) opens its own connections."""
+    global _idle, _idle_lock
+    _idle, _idle_lock = {}, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _open(where: Destination, timeout: float) -> http.client.HTTPConnection:
+    scheme, address, port, server_name = where
+    if scheme == "https":
+        return _PinnedHTTPS(address, port, server_name=server_name, timeout=timeout)
+    return _HTTP(address, port, timeout=timeout)
+
+
+def _dead(connection: http.client.HTTPConnection) -> bool:
+    """An idle connection with something to read has been closed by the server (or sent
+    junk): it cannot carry another request."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _take(where: Destination, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+    """An idle connection to this destination (reused: True), else a new one."""
+    now = time.monotonic()
+    while True:
+        with _idle_lock:
+            idle = _idle.get(where)
+            if not idle:
+                break
+            since, connection = idle.pop()
+        idle_for = now - since
+        if idle_for < CHECK_IDLE_SECONDS or (
+            idle_for <= KEEPALIVE_SECONDS and not _dead(connection)
+        ):
+            return connection, True
+        connection.close()
+    return _open(where, timeout), False
+
+
+def _give_back(where: Destination, connection: http.client.HTTPConnection) -> None:
+    with _idle_lock:
+        idle = _idle.setdefault(where, [])
+        if len(idle) < MAX_IDLE_PER_DESTINATION:
+            idle.append((time.monotonic(), connection))
+            return
+    connection.close()
+
+
+class _NetworkError(Exception):
+    """A transport failure, named as httpx names them (ConnectError, ReadTimeout...)."""
+
+    def __init__(self, name: str, exc: BaseException) -> None:
+        super().__init__(f"{name}: {exc or type(exc).__name__}")
+
+
+# A reused connection the server closed meanwhile fails like this before any answer:
+# the request is sent again once, on a new connection.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def _exchange(
+    where: Destination,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send one request; (status, the headers we read, a bounded excerpt of the body).
+    Raises _NetworkError for a transport failure, ValueError for a request that cannot be
+    written (a header with a newline)."""
+    for attempt in (1, 2):
+        connection, reused = _take(where, timeout)
+        try:
+            if connection.sock is None:
+                try:
+                    connection.connect()
+                except TimeoutError as exc:
+                    raise _NetworkError("ConnectTimeout", exc) from exc
+                except OSError as exc:
+                    raise _NetworkError("ConnectError", exc) from exc
+            connection.sock.settimeout(timeout)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                excerpt = response.read(RESPONSE_EXCERPT)
+                rest = response.length  # None: chunked or until close, never drained
+                if not response.isclosed() and rest is not None and rest <= DRAIN_LIMIT:
+                    response.read()  # a short rest: read, so the connection is reused
+            except _STALE as exc:
+                if reused and attempt == 1:
+                    connection.close()
+                    continue
+                raise _NetworkError("RemoteProtocolError", exc) from exc
+            except TimeoutError as exc:
+                raise _NetworkError("ReadTimeout", exc) from exc
+            except http.client.HTTPException as exc:
+                raise _NetworkError("RemoteProtocolError", exc) from exc
+            except OSError as exc:
+                raise _NetworkError("ReadError", exc) from exc
+        except BaseException:
+            connection.close()
+            raise
+        if response.isclosed() and connection.sock is not None:
+            _give_back(where, connection)
+        else:
+            connection.close()
+        wanted = ("Retry-After", "Location")
+        return response.status, {h: response.getheader(h) or "" for h in wanted}, excerpt
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- The send -------------------------------------------------------------------------
+
+
+class _Url(NamedTuple):
+    text: str
+    scheme: str
+    host: str  # as people read it (IDNA decoded)
+    connect_host: str  # as DNS and sockets take it
+    port: int
+    netloc: str  # the Host header
+    target: str  # path and query
+
+
+@functools.lru_cache(maxsize=1024)
+def _url(raw_url: str) -> _Url | str:
+    """The parts of a webhook URL, or why it is not one (cached: a journey's webhooks
+    often share one URL, and parsing it costs more than sending to a local receiver)."""
+    try:
+        url = httpx.URL(raw_url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        return f"invalid webhook URL {raw_url!r}: {exc}"
+    if url.scheme not in {"http", "https"} or not url.host:
+        return f"invalid webhook URL {raw_url!r}: expected http(s)://host/..."
+    return _Url(
+        text=str(url),
+        scheme=url.scheme,
+        host=url.host,
+        connect_host=url.raw_host.decode("ascii"),
+        port=url.port or (443 if url.scheme == "https" else 80),
+        netloc=url.netloc.decode("ascii"),
+        target=url.raw_path.decode("ascii"),
     )
-
-
-def _forget_client() -> None:
-    global _shared
-    _shared = None
-
-
-os.register_at_fork(after_in_child=_forget_client)
 
 
 def send(
@@ -94,12 +287,9 @@ def send(
 ) -> Result:
     raw_url = str(message_rendered.get("url") or "")
     method = str(message_rendered.get("method") or "POST").upper()
-    try:
-        url = httpx.URL(raw_url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        return Result.failed(f"invalid webhook URL {raw_url!r}: {exc}")
-    if url.scheme not in {"http", "https"} or not url.host:
-        return Result.failed(f"invalid webhook URL {raw_url!r}: expected http(s)://host/...")
+    url = _url(raw_url)
+    if isinstance(url, str):
+        return Result.failed(url)
     if method not in METHODS:
         return Result.failed(f"unsupported webhook method {method!r}")
 
@@ -110,15 +300,15 @@ def send(
         headers["Content-Type"] = "application/json"
     if "user-agent" not in lower:
         headers["User-Agent"] = USER_AGENT
-    # Ours, whatever the template said: receivers dedupe redeliveries by it.
-    headers = {k: v for k, v in headers.items() if k.lower() != "idempotency-key"}
+    # Ours, whatever the template said: receivers dedupe redeliveries by it; and the
+    # Host is the URL's, whatever address we connect to.
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("idempotency-key", "host")}
+    headers["Host"] = url.netloc
     headers["Idempotency-Key"] = idempotency_key
 
-    facts: dict[str, Any] = {"method": method, "url": str(url)}
-    target = url
-    extensions: dict[str, Any] = {}
+    facts: dict[str, Any] = {"method": method, "url": url.text}
+    port, address = url.port, url.connect_host
     if not settings.JOURNEYS_WEBHOOK_ALLOW_PRIVATE:
-        port = url.port or (443 if url.scheme == "https" else 80)
         try:
             addresses = resolve_public(url.host, port)
         except BlockedDestination as exc:
@@ -126,46 +316,27 @@ def send(
         except (socket.gaierror, UnicodeError) as exc:
             return Result.retry(f"cannot resolve {url.host}: {exc}", **facts)
         # Connect to the address we checked, still naming the host for Host and TLS.
-        target = url.copy_with(host=addresses[0])
-        headers["Host"] = url.netloc.decode("ascii")
-        if url.scheme == "https":
-            extensions["sni_hostname"] = url.host
-        facts["address"] = addresses[0]
+        address = addresses[0]
+        facts["address"] = address
 
+    timeout = float(config.get("timeout") or TIMEOUT_SECONDS) if config else TIMEOUT_SECONDS
+    content = body.encode("utf-8")
     started = time.monotonic()
     try:
-        # Pooled: connections and TLS setup are reused. A TLS connection pinned to a
-        # checked address carries its host name (SNI), so it is not shared across names.
-        pinned_tls = "sni_hostname" in extensions
-        client = _new_client() if pinned_tls else _client()
-        timeout = float(config.get("timeout") or TIMEOUT_SECONDS) if config else TIMEOUT_SECONDS
-        request = client.build_request(
+        status, answer, excerpt = _exchange(
+            (url.scheme, address, port, url.host),
             method,
-            target,
-            headers=headers,
-            content=body.encode("utf-8"),
-            extensions=extensions,
-            timeout=timeout,
+            url.target,
+            content if content or method in ("POST", "PUT", "PATCH") else None,
+            headers,
+            timeout,
         )
-        response = client.send(request, stream=True)
-        try:
-            # Read a bounded excerpt only: a receiver cannot make us hold a huge body.
-            excerpt = b""
-            for chunk in response.iter_bytes():
-                excerpt += chunk
-                if len(excerpt) >= RESPONSE_EXCERPT:
-                    break
-        finally:
-            response.close()
-            if pinned_tls:
-                client.close()
-    except httpx.TransportError as exc:
+    except _NetworkError as exc:
         facts["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-        return Result.retry(f"{type(exc).__name__}: {exc or 'network error'}", **facts)
-    except (httpx.HTTPError, ValueError) as exc:  # e.g. a header value with a newline
+        return Result.retry(str(exc), **facts)
+    except ValueError as exc:  # e.g. a header value with a newline
         return Result.failed(f"cannot send the webhook: {type(exc).__name__}: {exc}", **facts)
 
-    status = response.status_code
     facts.update(
         status_code=status,
         elapsed_ms=round((time.monotonic() - started) * 1000),
@@ -175,12 +346,21 @@ def send(
         return Result.sent(**facts)
     if status in RETRYABLE_STATUS or status >= 500:
         return Result.retry(
-            f"HTTP {status} from {url.host}", retry_after=_retry_after(response), **facts
+            f"HTTP {status} from {url.host}", retry_after=_retry_after_of(answer), **facts
         )
     if 300 <= status < 400:
-        location = response.headers.get("Location", "")
-        return Result.failed(f"HTTP {status} redirect to {location!r} not followed", **facts)
+        return Result.failed(
+            f"HTTP {status} redirect to {answer['Location']!r} not followed", **facts
+        )
     return Result.failed(f"HTTP {status} from {url.host}", **facts)
+
+
+def _retry_after_of(answer: dict[str, str]) -> float | None:
+    raw = answer.get("Retry-After", "")
+    try:
+        return max(0.0, float(raw)) if raw else None
+    except ValueError:
+        return None  # an HTTP date: our own backoff is good enough
 
 
 def default_backend() -> str:
