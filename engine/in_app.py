@@ -5,7 +5,8 @@ A page's websocket (engine/consumers.py) is handed the profile's unexpired messa
 it connects and new ones as they are stored; handing one over makes it ``delivered``.
 The SDK reports ``viewed`` (``opened``), ``clicked`` and ``dismissed``; viewed and
 clicked are also stored as the profile's ``Notification Viewed`` / ``Notification
-Clicked`` events, with a client id per message so a repeated report counts once.
+Clicked`` events, with a client id per message so a repeated report counts once. Each
+report is one UPDATE (``_record``): counted, first time kept, status only forward.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from engine import consent
 from engine.models import Message, Profile, ProfileAlias, Project
+from engine.sql import dialect
 
 Status = Message.Status
 
@@ -33,6 +35,8 @@ REPORT_FROM = {
     "dismissed": (),
 }
 REPORT_TO = {"viewed": Status.OPENED, "clicked": Status.CLICKED}
+# Where each report is counted in ``delivery``.
+REPORT_COUNTERS = {"viewed": "views", "clicked": "clicks", "dismissed": "dismissals"}
 MAX_PER_CONNECT = 20  # a page is not flooded by a backlog
 
 
@@ -191,11 +195,8 @@ def message_report(*, listener: Listener, message_id: int, action: str) -> bool:
     if message is None:
         return False
     now = timezone.now()
-    delivery = {**(message.delivery or {}), f"{action}_at": now.isoformat()}
-    changes: dict[str, Any] = {"delivery": delivery}
-    if action in REPORT_TO and message.status in REPORT_FROM[action]:
-        changes["status"] = REPORT_TO[action]
-    Message.objects.filter(pk=message.pk).update(**changes)
+    if not _record(message.pk, action, now):
+        return False
     name = EVENTS.get(action)
     if name:
         rendered = message.rendered or {}
@@ -208,6 +209,7 @@ def message_report(*, listener: Listener, message_id: int, action: str) -> bool:
         }
         if action == "clicked":
             properties["button_url"] = str(rendered.get("button_url") or "")
+        # The client id makes a repeated (or concurrent) report one event.
         record = EventRecord(
             profile_id=message.profile.external_id,
             name=name,
@@ -218,3 +220,31 @@ def message_report(*, listener: Listener, message_id: int, action: str) -> bool:
         project = Project.objects.get(pk=message.project_id)
         services.events_ingest(project=project, records=[record])
     return True
+
+
+def _record(message_id: int, action: str, now: datetime) -> bool:
+    """One report in a single UPDATE: its counter (``delivery.views`` / ``clicks`` /
+    ``dismissals``) plus one, its first time (``delivery.<action>_at``) set only when
+    absent, and the status moved only forward, all on the row as the database holds it
+    when the UPDATE takes it: a ``viewed`` racing a ``clicked`` never moves the message
+    back to ``opened``, and neither loses the other's facts. False: the row is gone."""
+    sql = dialect()
+    key, counter = f"{action}_at", REPORT_COUNTERS[action]
+    pairs = [
+        (counter, f"COALESCE(CAST(delivery ->> '{counter}' AS INTEGER), 0) + 1"),
+        (key, f"COALESCE(delivery ->> '{key}', {sql.param('text')})"),
+    ]
+    params: list[Any] = [now.isoformat()]
+    status = ""
+    moves_from = REPORT_FROM[action]
+    if action in REPORT_TO and moves_from:
+        marks = ", ".join("%s" for _ in moves_from)
+        status = f", status = CASE WHEN status IN ({marks}) THEN %s ELSE status END"
+        params += [*(s.value for s in moves_from), REPORT_TO[action].value]
+    rows = sql.fetch(
+        f"UPDATE {Message._meta.db_table} "
+        f"SET delivery = {sql.json_merge('delivery', sql.json_object(pairs))}{status} "
+        "WHERE id = %s AND channel = 'in_app' RETURNING id",
+        [*params, message_id],
+    )
+    return bool(rows)
