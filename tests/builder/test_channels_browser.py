@@ -102,6 +102,7 @@ def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_ech
     email.get_by_label("SMTP password", exact=True).fill(PASSWORD)
     email.get_by_label("Connection security").select_option("none")
     section_shot(page, "settings-channels-expanded")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky bar stays at the top
     shot(page, "settings-channels-email-filled")
     email.get_by_role("button", name="Save email settings").click()
 
@@ -128,6 +129,7 @@ def test_an_admin_configures_smtp_sends_a_test_email_and_the_password_is_not_ech
     assert mail_server.logins == ["mailer"]
     assert PASSWORD not in page.content()
     assert text_of(channel_row(page, "Email").get_by_role("cell").nth(1)).startswith("Sent ")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky bar stays at the top
     shot(page, "settings-channels-email-test-sent")
 
 
