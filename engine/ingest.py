@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import orjson
+
 from journeys_site import errors, parsers
 
 MAX_ID_LENGTH = 255
@@ -69,11 +71,53 @@ class ProfileRecord:
 # JSON can carry what the databases cannot store only through these tokens: NaN and
 # Infinity, and \u escapes for NUL and for (lone) surrogates. A body without any of them
 # needs no per-value check.
-_SUSPECT_TOKENS = re.compile(rb"NaN|Infinity|\\u(?:0000|[dD][89a-fA-F])")
+# Three scans, not one alternation: each starts with a literal, which the scanner finds
+# at memchr speed (one ``NaN|Infinity|\\u...`` pattern tries every byte: 5 ms a batch).
+_SUSPECT_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def needs_value_check(body: bytes) -> bool:
-    return _SUSPECT_TOKENS.search(body) is not None
+    return b"NaN" in body or b"Infinity" in body or _SUSPECT_ESCAPES.search(body) is not None
+
+
+# Digits, all made "0": a number the stdlib parser's hooks refuse (journeys_site/parsers.py:
+# an integer beyond +-(2**63 - 1)) or that orjson reads differently (an integer beyond
+# 64 bits becomes a float there) has at least 19 digits in a row.
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+_CONTAINERS: frozenset[type] = frozenset({dict, list})
+
+
+def _within_depth(value: Any, depth: int) -> bool:
+    """True when ``value`` nests at most ``depth`` levels (itself counted)."""
+    if depth <= 0:
+        return False
+    children = value.values() if type(value) is dict else value
+    # map(type, ...) runs in C: a container of scalars (most are) costs one call.
+    if _CONTAINERS.isdisjoint(map(type, children)):
+        return True
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and not _within_depth(child, depth - 1):
+            return False
+    return True
+
+
+def _fast_loads(body: bytes) -> Any:
+    """The body parsed by orjson (C, 3-5x the stdlib's speed with the number hooks and the
+    depth scan), or None when the stdlib path must decide: orjson refused it (malformed,
+    not UTF-8, a BOM, NaN, a lone surrogate, ...: the slow path says why, in the usual
+    words), it nests deeper than ``MAX_JSON_DEPTH``, or it holds a number of 19 or more
+    digits. For every body it returns a value for, ``parsers.loads`` returns an equal one."""
+    if _LONG_NUMBER in body.translate(_DIGITS):
+        return None
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if (type(value) is dict or type(value) is list) and not _within_depth(value, MAX_JSON_DEPTH):
+        return None
+    return value
 
 
 def decode_body(body: bytes, *, max_bytes: int) -> Any:
@@ -90,6 +134,9 @@ def decode_body(body: bytes, *, max_bytes: int) -> Any:
         )
     if not body.strip():
         raise IngestError([error(None, None, "Request body is empty; send a JSON object.")])
+    value = _fast_loads(body)
+    if value is not None:
+        return value
     # Strict UTF-8 before anything reads the raw bytes (needs_value_check scans them as
     # UTF-8), nesting bounded before the parser recurses, NaN/Infinity and overflowing
     # numbers refused with where they are.
@@ -217,6 +264,106 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed
 
 
+def _event_fast(item: Any, now: datetime) -> EventRecord | None:
+    """The common, valid event checked in one pass, or None: then ``_event`` decides (and
+    says what is wrong). Accepts exactly what ``_event`` accepts with ``deep=False``."""
+    if type(item) is not dict:
+        return None
+    get = item.get
+    profile_id = get("profile_id")
+    name = get("name")
+    client_id = get("id")
+    user_hash = get("user_hash")
+    properties = get("properties", {})
+    ts = get("ts")
+    if not (
+        type(profile_id) is str
+        and 0 < len(profile_id) <= MAX_ID_LENGTH
+        and not profile_id.isspace()
+        and type(name) is str
+        and 0 < len(name) <= MAX_NAME_LENGTH
+        and not name.isspace()
+        and (
+            client_id is None
+            or (
+                type(client_id) is str
+                and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH
+                and not client_id.isspace()
+            )
+        )
+        and (
+            user_hash is None
+            or (
+                type(user_hash) is str
+                and 0 < len(user_hash) <= MAX_HASH_LENGTH
+                and not user_hash.isspace()
+            )
+        )
+    ):
+        return None
+    if properties is None:
+        properties = {}
+    elif type(properties) is not dict:
+        return None
+    if ts is None:
+        ts = now
+    else:
+        if type(ts) is not str:
+            return None
+        try:
+            ts = datetime.fromisoformat(ts)
+            if ts.tzinfo is None or ts.astimezone(UTC).year < MIN_YEAR:
+                return None
+        except (ValueError, OverflowError):
+            return None
+        if ts - now > MAX_FUTURE_SKEW:
+            return None
+    return EventRecord(profile_id, name, ts, properties, client_id, user_hash)
+
+
+def _event(
+    item: Any, index: int, errors: list[dict[str, Any]], *, now: datetime, deep: bool
+) -> EventRecord | None:
+    if not isinstance(item, dict):
+        errors.append(error(index, None, "Each event must be a JSON object."))
+        return None
+    before = len(errors)
+    client_id = _string(
+        item, "id", index, errors, max_length=MAX_CLIENT_ID_LENGTH, required=False, deep=deep
+    )
+    profile_id = _string(
+        item, "profile_id", index, errors, max_length=MAX_ID_LENGTH, required=True, deep=deep
+    )
+    name = _string(
+        item, "name", index, errors, max_length=MAX_NAME_LENGTH, required=True, deep=deep
+    )
+    ts = now
+    if item.get("ts") is not None:
+        try:
+            ts = parse_timestamp(item["ts"])
+        except ValueError as exc:
+            errors.append(error(index, "ts", f'"ts" {exc}.'))
+        else:
+            if ts - now > MAX_FUTURE_SKEW:
+                errors.append(
+                    error(
+                        index,
+                        "ts",
+                        '"ts" is more than 24 hours in the future; check the client clock.',
+                    )
+                )
+    properties = _properties(item, index, errors, deep=deep)
+    user_hash = _string(
+        item, "user_hash", index, errors, max_length=MAX_HASH_LENGTH, required=False, deep=deep
+    )
+    if len(errors) != before:
+        return None
+    assert profile_id is not None
+    assert name is not None
+    assert properties is not None
+    return EventRecord(profile_id, name, ts, properties, client_id, user_hash)
+
+
 def parse_events(
     payload: Any, *, now: datetime, max_items: int, deep: bool = True
 ) -> list[EventRecord]:
@@ -226,43 +373,11 @@ def parse_events(
     errors: list[dict[str, Any]] = []
     records: list[EventRecord] = []
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append(error(index, None, "Each event must be a JSON object."))
-            continue
-        before = len(errors)
-        client_id = _string(
-            item, "id", index, errors, max_length=MAX_CLIENT_ID_LENGTH, required=False, deep=deep
-        )
-        profile_id = _string(
-            item, "profile_id", index, errors, max_length=MAX_ID_LENGTH, required=True, deep=deep
-        )
-        name = _string(
-            item, "name", index, errors, max_length=MAX_NAME_LENGTH, required=True, deep=deep
-        )
-        ts = now
-        if item.get("ts") is not None:
-            try:
-                ts = parse_timestamp(item["ts"])
-            except ValueError as exc:
-                errors.append(error(index, "ts", f'"ts" {exc}.'))
-            else:
-                if ts - now > MAX_FUTURE_SKEW:
-                    errors.append(
-                        error(
-                            index,
-                            "ts",
-                            '"ts" is more than 24 hours in the future; check the client clock.',
-                        )
-                    )
-        properties = _properties(item, index, errors, deep=deep)
-        user_hash = _string(
-            item, "user_hash", index, errors, max_length=MAX_HASH_LENGTH, required=False, deep=deep
-        )
-        if len(errors) == before:
-            assert profile_id is not None
-            assert name is not None
-            assert properties is not None
-            records.append(EventRecord(profile_id, name, ts, properties, client_id, user_hash))
+        record = None if deep else _event_fast(item, now)
+        if record is None:
+            record = _event(item, index, errors, now=now, deep=deep)
+        if record is not None:
+            records.append(record)
     if errors:
         raise IngestError(errors)
     return records
