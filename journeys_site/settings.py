@@ -150,6 +150,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _db["CONN_MAX_AGE"] = 0
+elif os.environ.get("JOURNEYS_DB_POOL") == "1":
+    # Set by journeys_site/asgi.py for the web server: Django runs each ASGI request's
+    # sync code in a thread of its own, so a persistent connection is never used twice
+    # and every request opened a new PostgreSQL connection (a backend started, its
+    # catalog caches filled). A pool per web process hands the same few connections on.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {"pool": {"min_size": 2, "max_size": 8, "timeout": 30}}
 DATABASES = {"default": _db}
 DATABASE_IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
