@@ -26,9 +26,10 @@ from engine.models import Profile, ProfileAlias, Project
 
 IN_APP_TTL = timedelta(hours=1)  # a test pop-up waits this long for a page view
 LIVE_WAIT_SECONDS = 2.0  # an open page's socket polls every 0.5 s (engine/consumers.py)
-# Set while any test pop-up may be waiting: the sockets' poll reads this one key, and the
-# profiles' keys only then.
+# The profiles with a test pop-up waiting ({profile pk: expiry timestamp}): a socket poll
+# reads this one key, and the key of a waiting profile only when one of its pages is open.
 PENDING_KEY = "in-app-test:pending"
+PENDING_LOCK = "in-app-test:pending-lock"
 
 
 def _key(profile_pk: int) -> str:
@@ -169,7 +170,7 @@ def in_app_test(project: Project, profile: Profile) -> TestSend:
         return TestSend(result.outcome.value, backend, result.error, facts)
     ttl = int(IN_APP_TTL.total_seconds())
     cache.set(_key(profile.pk), payload, timeout=ttl)
-    cache.set(PENDING_KEY, True, timeout=ttl)  # the newest test waits longest
+    _pending_add(profile.pk, expires.timestamp(), ttl)
     deadline = time.monotonic() + LIVE_WAIT_SECONDS
     shown = False
     while time.monotonic() < deadline:
@@ -190,12 +191,33 @@ def in_app_test(project: Project, profile: Profile) -> TestSend:
     return TestSend("sent", backend, "", facts, text=text)
 
 
+def _pending_add(profile_pk: int, expires: float, ttl: int) -> None:
+    """Add the profile to the waiting set (under a cross-process lock: two admins' tests at
+    once both stay in it); entries past their expiry leave it."""
+    from engine import claims
+
+    deadline = time.monotonic() + 2
+    while not claims.claim(PENDING_LOCK, timeout=5) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        now = time.time()
+        waiting = cache.get(PENDING_KEY) or {}
+        waiting = {int(pk): at for pk, at in waiting.items() if at > now}
+        waiting[profile_pk] = expires
+        cache.set(PENDING_KEY, waiting, timeout=ttl)  # the newest test waits longest
+    finally:
+        claims.release(PENDING_LOCK)
+
+
 def in_app_take(profile_pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     """The waiting test pop-ups of these profiles, each taken once (whichever socket, in
     whichever process, deletes its key first hands it over)."""
-    if cache.get(PENDING_KEY) is None:
+    waiting = cache.get(PENDING_KEY)
+    if not waiting:
         return {}
-    keys = {_key(pk): pk for pk in profile_pks}
+    keys = {_key(pk): pk for pk in profile_pks if pk in waiting}
+    if not keys:
+        return {}
     out: dict[int, dict[str, Any]] = {}
     for key, payload in cache.get_many(list(keys)).items():
         if cache.delete(key):

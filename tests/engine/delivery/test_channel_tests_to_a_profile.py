@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from engine import channel_tests
 from engine.channels.web_push import project_vapid_keys
 from engine.models import Event, Profile, ProfileAlias, Project
 from tests.engine.delivery.conftest import LocalServer, Reply
@@ -229,3 +230,22 @@ def test_another_projects_profile_is_not_found(
     assert response.status_code == 400
     assert "names no profile of this project" in response.json()["to"][0]
     assert Profile.objects.filter(project=project).count() == 0
+
+
+def test_two_waiting_test_pop_ups_each_reach_their_own_profile_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channel_tests, "LIVE_WAIT_SECONDS", 0)  # no page is open anyway
+    ana = ProfileFactory(project=project, external_id="ana")
+    bob = ProfileFactory(project=project, external_id="bob")
+    nobody = ProfileFactory(project=project, external_id="nobody")
+    first = channel_tests.send_test(project=project, channel="in_app", to="ana")
+    second = channel_tests.send_test(project=project, channel="in_app", to="bob")
+    assert first.detail["shown"] is second.detail["shown"] is False
+
+    assert channel_tests.in_app_take([nobody.pk]) == {}
+    taken = channel_tests.in_app_take([ana.pk, nobody.pk])
+    assert list(taken) == [ana.pk]
+    assert taken[ana.pk]["title"] == f"Test message from Journeys ({project.name})"
+    assert channel_tests.in_app_take([ana.pk]) == {}  # handed over once
+    assert list(channel_tests.in_app_take([ana.pk, bob.pk])) == [bob.pk]
