@@ -408,3 +408,39 @@ def counts_prune(before: date) -> int:
     """Forget counters of periods that started before ``before`` (nothing reads them)."""
     deleted, _ = FrequencyCount.objects.filter(starts_on__lt=before).delete()
     return deleted
+
+
+# --- Identify ------------------------------------------------------------------------
+
+_MERGE_SQL = f"""
+INSERT INTO {FrequencyCount._meta.db_table} (profile_id, channel, period, starts_on, count)
+VALUES {{values}}
+ON CONFLICT (profile_id, channel, period, starts_on)
+DO UPDATE SET count = {FrequencyCount._meta.db_table}.count + excluded.count
+"""
+
+
+def counts_merge(*, source_id: int, target_id: int) -> int:
+    """Identify folds profile ``source_id`` into ``target_id``: the source's counters are
+    added to the target's, per channel, period and start, so a cap still holds across the
+    merge (what the visitor was sent today counts against the identified profile's day).
+    In the caller's transaction, before the source's messages move: the source's rows are
+    taken with one DELETE (which locks them, in the order a sending worker locks a counter
+    and then its message), then added with one upsert. Run again, it finds nothing to add.
+    Returns the counters moved."""
+    table = FrequencyCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE profile_id = %s"
+            " RETURNING channel, period, starts_on, count",
+            [source_id],
+        )
+        rows = [row for row in cursor.fetchall() if row[3] > 0]
+        if not rows:
+            return 0
+        values = ", ".join("(%s, %s, %s, %s, %s)" for _ in rows)
+        params = [
+            v for channel, period, day, n in rows for v in (target_id, channel, period, day, n)
+        ]
+        cursor.execute(_MERGE_SQL.format(values=values), params)
+    return len(rows)

@@ -16,12 +16,13 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from engine import consent, event_store, signals
+from engine import consent, event_store, limits, signals
 from engine.ingest import (
     EventRecord,
     IdentifyRecord,
@@ -431,6 +432,30 @@ def _mergeable(anon: Profile, *, via_sdk: bool) -> bool:
     return anon.anonymous or not via_sdk
 
 
+def push_tokens_merged(kept: Any, added: Any) -> list[Any]:
+    """The identified profile's push tokens with the visitor's joined: one entry per token
+    (the more recently subscribed one when both have it; the identified profile's on a
+    tie), mobile tokens first, then web push subscriptions oldest first, at most
+    ``MAX_SUBSCRIPTIONS`` of them (the newest browsers win, as when a browser subscribes).
+    The same lists give the same answer, so a repeated merge changes nothing."""
+    from engine.channels.web_push import MAX_SUBSCRIPTIONS
+
+    def since(entry: Any) -> str:
+        return str(entry.get("subscribed_at") or "") if isinstance(entry, dict) else ""
+
+    by_token: dict[Any, Any] = {}
+    for entry in [*(kept or []), *(added or [])]:
+        if not isinstance(entry, dict) or not entry.get("token"):
+            continue
+        token = entry["token"]
+        if token not in by_token or since(entry) > since(by_token[token]):
+            by_token[token] = entry
+    entries = list(by_token.values())
+    mobile = [e for e in entries if e.get("platform") != "web"]
+    web = sorted((e for e in entries if e.get("platform") == "web"), key=since)
+    return [*mobile, *web[-MAX_SUBSCRIPTIONS:]]
+
+
 def profile_identify(
     *, project: Project, record: IdentifyRecord, via_sdk: bool = False
 ) -> IdentifyResult:
@@ -438,7 +463,9 @@ def profile_identify(
 
     The anonymous profile's events move to the identified one, its properties fill
     keys the identified profile does not have, its subscription statuses move too (the
-    more recently changed wins per channel), and its external id becomes an alias
+    more recently changed wins per channel), its push tokens and web push subscriptions
+    join the identified profile's, its frequency-cap counts are added to the identified
+    profile's (so caps hold across the merge), and its external id becomes an alias
     so that late events sent under it land on the identified profile. A profile that
     is not anonymous (``_mergeable``) is left alone: the call identifies without merging.
     """
@@ -470,8 +497,11 @@ def profile_identify(
                 for key in ("email", "phone", "timezone"):
                     if not getattr(target, key) and getattr(anon, key):
                         setattr(target, key, getattr(anon, key))
+                target.push_tokens = push_tokens_merged(target.push_tokens, anon.push_tokens)
                 target.save()
                 ProfileAlias.objects.filter(profile=anon).update(profile=target)
+                # Before the messages move: a sending worker locks a counter, then its message.
+                limits.counts_merge(source_id=anon.pk, target_id=target.pk)
                 _move_journey_history(anon, target)
                 consent.subscriptions_merge(source_id=anon.pk, target_id=target.pk)
                 anon.delete()
