@@ -74,6 +74,8 @@ def _last_test(entry: dict[str, Any]) -> dict[str, Any] | None:
     except ValueError:
         at = None
     words, css = TEST_BADGES.get(str(last.get("outcome")), ("Unknown", "status-draft"))
+    if last.get("outcome") == "sent" and last.get("shown") is False:
+        words, css = "Queued", "status-scheduled"  # in-app: waits for a page view
     return {"at": at, "badge": words, "css": css, "message": str(last.get("message") or "")}
 
 

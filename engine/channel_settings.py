@@ -554,7 +554,7 @@ TEST_TARGET = {
     "sms": "a phone number in E.164 form (+15551234567)",
     "push": "a device's FCM registration token",
     "webhook": "an http(s) URL",
-    "web_push": "a profile's id or email (a browser where it allowed notifications)",
+    "web_push": "a profile's id or email",
     "in_app": "a profile's id or email",
 }
 # Test sends that go to a profile (engine/channel_tests.py), not to an address.
@@ -607,11 +607,14 @@ def channel_send_test(*, project: Project, channel: str, to: str) -> TestSend:
     """Send a real test message through the project's provider for this channel (its own
     settings, else the environment's) to ``to``, say what happened, and remember it."""
     result = _send_test(project=project, channel=channel, to=to)
-    cache.set(
-        _last_test_key(project.pk, channel),
-        {"at": timezone.now().isoformat(), "outcome": result.outcome, "message": result.sentence},
-        timeout=LAST_TEST_SECONDS,
-    )
+    last: dict[str, Any] = {
+        "at": timezone.now().isoformat(),
+        "outcome": result.outcome,
+        "message": result.sentence,
+    }
+    if "shown" in result.detail:  # in-app: shown on an open page, or queued
+        last["shown"] = bool(result.detail["shown"])
+    cache.set(_last_test_key(project.pk, channel), last, timeout=LAST_TEST_SECONDS)
     return result
 
 

@@ -45,6 +45,11 @@ CHANNEL_STATE_FIELDS: dict[str, serializers.Field[Any, Any, Any, Any]] = {
                 choices=["sent", "recorded", "retry", "failed", "skipped"]
             ),
             "message": serializers.CharField(help_text="What happened, in plain words"),
+            "shown": serializers.BooleanField(
+                required=False,
+                help_text="in_app only: true when an open page showed it at once, false when "
+                "it was queued for the profile's next page view",
+            ),
         },
         allow_null=True,
         help_text="The latest test send's outcome, when remembered (null: none known)",

@@ -228,12 +228,12 @@ def test_a_test_send_unfolds_its_row_once_and_the_row_keeps_its_outcome(
     block = channel_block(html, "in_app")
     assert "Test send to u-42: Queued: no page of u-42 is open right now." in block
     row = channel_row(html, "In-app")
-    assert '<span class="status status-live">Sent</span>' in row
+    assert '<span class="status status-scheduled">Queued</span>' in row
     assert " UTC" in row
     # Later visits: folded again, the row still says how the latest test went.
     html = client.get("/settings/").content.decode()
     assert not disclosure(html, "in_app")[1]
-    assert '<span class="status status-live">Sent</span>' in channel_row(html, "In-app")
+    assert '<span class="status status-scheduled">Queued</span>' in channel_row(html, "In-app")
     assert "Last test (" in channel_block(html, "in_app")
 
 

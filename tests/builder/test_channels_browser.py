@@ -16,6 +16,7 @@ from tests.browser import wait_for
 from tests.builder import test_pages_browser
 from tests.builder.test_pages_browser import SHOTS
 from tests.engine.delivery.smtp import AuthInbox, no_environment_providers, smtp_with_login
+from tests.factories import ProfileFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -53,6 +54,7 @@ def text_of(locator: Any) -> str:
 def section_shot(page: Any, name: str) -> None:
     """The Channels section alone, as on the page (no sticky bar over it)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky bar stays at the top
     box = page.evaluate(
         "(() => { const r = document.getElementById('channels').getBoundingClientRect();"
         " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()"
@@ -153,3 +155,34 @@ def test_a_failed_save_comes_back_with_its_row_unfolded_and_the_field_focused(
     # And it folds again.
     page.get_by_role("button", name="Edit SMS settings").click()
     assert not sms.is_visible()
+
+
+def test_an_admin_tests_in_app_and_web_push_on_a_profile(
+    new_page: Callable[..., Any], live_server: Any, marketer: Any, project: Project
+) -> None:
+    cache.clear()
+    ProfileFactory(project=project, external_id="u-42", email="ana@example.com")
+    page = new_page(marketer)
+    page.goto(live_server.url + "/settings/")
+
+    page.get_by_role("button", name="Test In-app messages").click()
+    in_app = page.locator("#channel-in_app")
+    in_app.get_by_label("Send a test in-app message to").fill("ana@example.com")
+    in_app.get_by_role("button", name="Send test in-app message").click()
+    status = page.locator("#channel-in_app").get_by_role("status")
+    status.wait_for()
+    assert "Queued: no page of u-42 is open right now" in status.inner_text()
+    assert text_of(channel_row(page, "In-app").get_by_role("cell").nth(1)).startswith("Queued ")
+    section_shot(page, "settings-channels-in-app-test")
+
+    page.get_by_role("button", name="Edit Web push settings").click()
+    web_push = page.locator("#channel-web_push")
+    web_push.get_by_label("Send a test web push to").fill("u-42")
+    web_push.get_by_role("button", name="Send test web push").click()
+    status = page.locator("#channel-web_push").get_by_role("status")
+    status.wait_for()
+    assert "u-42 has no web push subscription" in status.inner_text()
+    assert "Not sent" in text_of(channel_row(page, "Web push"))
+    assert not page.locator("#channel-in_app").is_visible()  # only the channel just tested
+    section_shot(page, "settings-channels-web-push-test")
+    cache.clear()
