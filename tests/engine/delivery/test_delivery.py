@@ -177,14 +177,16 @@ def test_dispatch_enqueues_after_commit_in_batches(
     queued: list[list[int]] = []
     monkeypatch.setattr(delivery.deliver_messages, "delay", lambda ids: queued.append(ids))
 
+    size = delivery.BATCH_SIZE
+    ids = list(range(1, 2 * size + size // 2 + 1))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        dispatch([*range(1, 251), 3])
+        dispatch([*ids, 3])
     assert queued == []  # nothing leaves before the transaction commits
 
     for callback in callbacks:
         callback()
-    assert [len(batch) for batch in queued] == [100, 100, 50]
-    assert [i for batch in queued for i in batch] == list(range(1, 251))
+    assert [len(batch) for batch in queued] == [size, size, size // 2]
+    assert [i for batch in queued for i in batch] == ids
 
 
 def test_deliver_due_sends_what_is_due_now(
