@@ -92,6 +92,7 @@ def channels_context(
     """Each channel for the template: status, and for those a project may set, its fields
     with their current (non-secret) values, secret states and errors."""
     errors = errors or {}
+    targets = channel_settings.last_test_targets(project.pk)
     out = []
     for entry in channel_settings.channels_overview(project):
         channel = entry["channel"]
@@ -128,6 +129,8 @@ def channels_context(
                 "settable": channel in FIELDS,
                 "noun": NOUNS.get(channel, entry["label"].lower()),
                 "test": just_tested,
+                # Whom the latest test went to: testing again is one click.
+                "test_value": (just_tested or {}).get("to") or targets.get(channel, ""),
                 "form_error": errors.get(channel, "") if mine is not None else "",
                 "status": _status(entry),
                 "last": _last_test(entry),

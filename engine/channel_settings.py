@@ -334,7 +334,7 @@ def channels_overview(project: Project) -> list[dict[str, Any]]:
                 "sending": sending,
                 "hint": "" if sending else channels.PROVIDER_HINTS.get(channel, ""),
                 "test_to": TEST_TARGET.get(channel, ""),
-                "last_test": tested.get(channel),
+                "last_test": _without_target(tested.get(channel)),
                 **entry,
             }
         )
@@ -603,6 +603,16 @@ def last_tests(project_id: int) -> dict[str, dict[str, Any]]:
     return {keys[k]: v for k, v in cache.get_many(list(keys)).items() if isinstance(v, dict)}
 
 
+def _without_target(last: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A remembered test as members may read it: not whom it went to."""
+    return None if last is None else {k: v for k, v in last.items() if k != "to"}
+
+
+def last_test_targets(project_id: int) -> dict[str, str]:
+    """Whom each channel's latest test went to: the settings page offers it to admins again."""
+    return {c: str(last.get("to") or "") for c, last in last_tests(project_id).items()}
+
+
 def channel_send_test(*, project: Project, channel: str, to: str) -> TestSend:
     """Send a real test message through the project's provider for this channel (its own
     settings, else the environment's) to ``to``, say what happened, and remember it."""
@@ -611,6 +621,7 @@ def channel_send_test(*, project: Project, channel: str, to: str) -> TestSend:
         "at": timezone.now().isoformat(),
         "outcome": result.outcome,
         "message": result.sentence,
+        "to": (to or "").strip()[:254],
     }
     if "shown" in result.detail:  # in-app: shown on an open page, or queued
         last["shown"] = bool(result.detail["shown"])

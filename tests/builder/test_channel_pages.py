@@ -235,6 +235,13 @@ def test_a_test_send_unfolds_its_row_once_and_the_row_keeps_its_outcome(
     assert not disclosure(html, "in_app")[1]
     assert '<span class="status status-scheduled">Queued</span>' in channel_row(html, "In-app")
     assert "Last test (" in channel_block(html, "in_app")
+    assert 'name="to" aria-describedby="test-in_app-hint" value="u-42"' in channel_block(
+        html, "in_app"
+    )  # testing again is one click
+    # Members read how it went, not whom it went to.
+    viewer = UserFactory(username="vic")
+    MembershipFactory(project=project, user=viewer, role=Membership.Role.VIEWER)
+    assert "u-42" not in channel_row(signed_in(viewer).get("/settings/").content.decode(), "In-app")
 
 
 def test_a_test_web_push_to_a_profile_without_a_browser_says_what_to_do(

@@ -143,6 +143,11 @@ def test_an_in_app_test_with_no_page_open_is_queued_and_shown_once_on_the_next_p
     assert body["detail"]["shown"] is False
     assert body["message"].startswith("Queued: no page of u-42 is open right now.")
     assert "next page view" in body["message"]
+    state = api.get(f"/api/v1/projects/{project.pk}/channels/in_app").json()
+    assert state["last_test"]["outcome"] == "sent"
+    assert state["last_test"]["shown"] is False
+    assert state["last_test"]["message"] == body["message"]
+    assert "to" not in state["last_test"]  # whom it went to stays with the admins' page
 
     async def scenario() -> None:
         page = socket(project.sdk_key, "anon-1")  # the page still knows it by its alias
