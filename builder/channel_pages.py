@@ -238,7 +238,12 @@ def channel_test(request: HttpRequest, channel: str) -> HttpResponse:
         )
     except ChannelSettingsInvalid as exc:
         problem = exc.errors.get("to") or str(exc)
-        test = {"channel": channel, "ok": False, "text": f"Not sent: what you typed {problem}."}
+        test = {
+            "channel": channel,
+            "ok": False,
+            "text": f"Not sent: what you typed {problem}.",
+            "to": to.strip()[:254],  # stays in the field, to be corrected
+        }
     else:
         test = {
             "channel": channel,
