@@ -49,6 +49,7 @@ BATCH = 1000
 PROFILES = 200
 GOAL_RATIO = 0.8
 GOAL_DURING_START = 5_000
+BASELINE_REQUESTS = 60  # 1,000-event requests in the no-journey baseline
 
 
 def fail(message: str) -> None:
@@ -176,6 +177,51 @@ def send_all(base: str, key: str, bodies: list[bytes], threads: int) -> tuple[fl
     return elapsed, totals["accepted"], totals["duplicates"]
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each process has used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return out
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes connected to the database of ``url`` (but this one)."""
+    with psycopg.connect(conninfo(url)) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+class CpuMeter:
+    """CPU seconds used by the web server processes and by PostgreSQL's backends for one
+    database between ``start`` and ``stop``: a cost per event that the other work on the
+    machine does not change much, unlike a rate (the machine has two shared cores)."""
+
+    def __init__(self, url: str, servers: list[subprocess.Popen[bytes]]) -> None:
+        self.url = url
+        self.servers = [server.pid for server in servers]
+
+    def start(self) -> None:
+        self.web = cpu_seconds(self.servers)
+        self.db = cpu_seconds(backend_pids(self.url))
+
+    def stop(self) -> tuple[float, float]:
+        web = cpu_seconds(self.servers)
+        db = cpu_seconds(backend_pids(self.url))
+        return (
+            sum(web[pid] - self.web.get(pid, 0.0) for pid in web),
+            sum(db[pid] - self.db.get(pid, 0.0) for pid in db),
+        )
+
+
 def copy_text(bodies: list[bytes], project_id: int, profile_ids: dict[str, int]) -> str:
     """The same events as COPY text lines (prepared before the clock starts, like a file)."""
     received = datetime.now(UTC).isoformat()
@@ -191,8 +237,9 @@ def copy_text(bodies: list[bytes], project_id: int, profile_ids: dict[str, int])
     return "".join(lines)
 
 
-def copy_rows(bench_url: str, project_id: int, bodies: list[bytes]) -> float:
-    """COPY the same rows into engine_event for another project; seconds spent in COPY."""
+def copy_rows(bench_url: str, project_id: int, bodies: list[bytes]) -> tuple[float, float]:
+    """COPY the same rows into engine_event for another project; seconds spent in COPY and
+    the CPU seconds its server process used (the client only streams prepared text)."""
     with psycopg.connect(conninfo(bench_url)) as conn:
         with conn.cursor() as cur:
             cur.execute(
@@ -205,6 +252,8 @@ def copy_rows(bench_url: str, project_id: int, bodies: list[bytes]) -> float:
             profile_ids = dict(cur.fetchall())
         conn.commit()
         text = copy_text(bodies, project_id, profile_ids)
+        backend = conn.info.backend_pid
+        cpu_before = cpu_seconds([backend])[backend]
         started = time.perf_counter()
         with (
             conn.cursor() as cur,
@@ -216,7 +265,8 @@ def copy_rows(bench_url: str, project_id: int, bodies: list[bytes]) -> float:
             for start in range(0, len(text), 1 << 20):
                 copy.write(text[start : start + (1 << 20)])
         conn.commit()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        return elapsed, cpu_seconds([backend])[backend] - cpu_before
 
 
 def profile_in_process(key: str, bodies: list[bytes], top: int = 30) -> None:
@@ -314,9 +364,12 @@ def main() -> None:
                 f"{args.threads} threads to {args.web_processes} daphne process(es) on {base} ...",
                 flush=True,
             )
+            meter = CpuMeter(bench_url, servers)
+            meter.start()
             seconds, accepted, duplicates = send_all(
                 base, api_project.ingest_key, bodies, args.threads
             )
+            web_cpu, db_cpu = meter.stop()
             stored = Event.objects.filter(project=api_project).count() - BATCH
             connection.close()
             if accepted != args.events or duplicates or stored != args.events:
@@ -329,7 +382,7 @@ def main() -> None:
                 connection.close()
 
             print(f"COPYing {args.events:,} rows into engine_event ...", flush=True)
-            copy_seconds = copy_rows(bench_url, copy_project.pk, bodies)
+            copy_seconds, copy_cpu = copy_rows(bench_url, copy_project.pk, bodies)
             copy_rate = args.events / copy_seconds
     finally:
         stop(servers)
@@ -353,12 +406,25 @@ def main() -> None:
         f"({args.events:,} in {copy_seconds:.2f} s)"
     )
     print(f"Ratio HTTP/COPY: {ratio:.3f} (goal >= {GOAL_RATIO})")
+    per = 1000 / args.events * 1000  # ms per 1,000 events
+    print(
+        f"CPU per 1,000 events: HTTP {(web_cpu + db_cpu) * per:.0f} ms (web processes "
+        f"{web_cpu * per:.0f} ms + PostgreSQL {db_cpu * per:.0f} ms); "
+        f"COPY {copy_cpu * per:.0f} ms (PostgreSQL); ratio COPY/HTTP {copy_cpu / (web_cpu + db_cpu):.2f}"
+    )
     bench_row(
         "ingest: HTTP ingest, events/s (baseline: COPY of the same rows, rows/s)",
         f"{api_rate:,.0f}",
         f"{copy_rate:,.0f}",
         f"{ratio:.2f}",
         f">= {GOAL_RATIO} of COPY",
+    )
+    bench_row(
+        "ingest: CPU ms per 1,000 events, HTTP (web + PostgreSQL) (baseline: COPY's server)",
+        f"{(web_cpu + db_cpu) * per:.0f}",
+        f"{copy_cpu * per:.0f}",
+        f"{(web_cpu + db_cpu) / copy_cpu:.2f}",
+        "",
     )
     if args.during_journey_start:
         during_journey_start(database_url, args)
@@ -399,8 +465,21 @@ def during_journey_start(database_url: str, args: argparse.Namespace) -> None:
             servers = start_daphne(port, env, args.web_processes)
             for one in servers:
                 wait_until_up(base, one)
+            # Baseline in the same minutes: the same ingest into the same database with
+            # no journey starting (the first rounds also warm the server up).
+            send_all(base, key, fresh_ids(bodies[:4]), args.threads)
+            quiet = fresh_ids(bodies[: BASELINE_REQUESTS // 2]) + fresh_ids(
+                bodies[: BASELINE_REQUESTS // 2]
+            )
+            quiet_seconds, quiet_sent, _dups = send_all(base, key, quiet, args.threads)
+            quiet_rate = quiet_sent / quiet_seconds
             print(
-                f"\nStarting a Past Behaviour journey on {args.during_journey_start!r} "
+                f"\nIngest into {args.during_journey_start!r} with no journey starting: "
+                f"{quiet_rate:,.0f} events/s ({quiet_sent:,} in {quiet_seconds:.1f} s)",
+                flush=True,
+            )
+            print(
+                f"Starting a Past Behaviour journey on {args.during_journey_start!r} "
                 "and ingesting meanwhile ...",
                 flush=True,
             )
@@ -428,10 +507,11 @@ def during_journey_start(database_url: str, args: argparse.Namespace) -> None:
     rate = sent / elapsed
     print(f"Ingest while the journey started: {rate:,.0f} events/s ({sent:,} in {elapsed:.1f} s)")
     bench_row(
-        f"ingest: HTTP ingest while a journey starts on {args.during_journey_start}, events/s",
+        f"ingest: HTTP ingest while a journey starts on {args.during_journey_start}, events/s"
+        " (baseline: the same ingest just before, no journey starting)",
         f"{rate:,.0f}",
-        "",
-        "",
+        f"{quiet_rate:,.0f}",
+        f"{rate / quiet_rate:.2f}",
         f">= {GOAL_DURING_START:,}/s",
     )
 
