@@ -329,10 +329,13 @@ def profiles_upsert(
                     for i, r in enumerate(records)
                 ],
             )
-        # Lock the rows so two concurrent merges into one profile do not lose keys.
+        # Lock the rows so two concurrent merges into one profile do not lose keys. NO KEY
+        # UPDATE (what an UPDATE takes anyway) lets a worker's foreign key check on the
+        # profile (KEY SHARE: a new frequency counter) go on: with FOR UPDATE an identify
+        # and workers sending to the same people deadlocked.
         locked = {
             p.pk: p
-            for p in Profile.objects.select_for_update()
+            for p in Profile.objects.select_for_update(no_key=True)
             .filter(pk__in=set(mapping.values()))
             .order_by("pk")
         }
@@ -478,7 +481,7 @@ def profile_identify(
             for item in exc.errors:
                 item["index"] = None
             raise
-        target = Profile.objects.select_for_update().get(pk=upsert.ids[target_ext])
+        target = Profile.objects.select_for_update(no_key=True).get(pk=upsert.ids[target_ext])
         if target.identified_at is None or target.anonymous:
             target.identified_at = target.identified_at or timezone.now()
             target.anonymous = False
