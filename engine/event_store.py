@@ -87,11 +87,13 @@ def _copy(project_id: int, rows: Sequence[Row], received: datetime) -> list[int]
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
             _SEQUENCE.append(cursor.fetchone()[0])
         # One round trip: the batch's client ids already stored, and an id for each row.
+        # The ids travel as one JSON text (orjson, C) rather than a text[] parameter,
+        # which psycopg builds element by element in Python (~5% of a request's CPU).
         cursor.execute(
             f"SELECT ARRAY(SELECT client_id FROM {table} WHERE project_id = %s"
-            " AND client_id = ANY(%s)),"
+            " AND client_id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))),"
             " ARRAY(SELECT nextval(%s) FROM generate_series(1, %s))",
-            [project_id, client_ids, _SEQUENCE[0], len(rows)],
+            [project_id, orjson.dumps(client_ids).decode(), _SEQUENCE[0], len(rows)],
         )
         stored, ids = cursor.fetchone()
         seen = set(stored)
