@@ -37,6 +37,7 @@ USER_AGENT = "Journeys-Webhook/1"
 RESPONSE_EXCERPT = 500
 # A longer unread response body is not drained: its connection is closed instead.
 DRAIN_LIMIT = 64 * 1024
+DRAIN_SECONDS = 1.0  # nor is a rest that trickles in (a read that waits longer ends it)
 KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused
 # A connection idle longer than this is checked for a close by the server before reuse
 # (a shorter idle one is trusted; if it was closed after all, the request goes again once).
@@ -180,6 +181,22 @@ def _give_back(where: Destination, connection: http.client.HTTPConnection) -> No
     connection.close()
 
 
+def _drained(response: http.client.HTTPResponse, connection: http.client.HTTPConnection) -> bool:
+    """Whether the connection can carry another request once this answer is read: a short
+    rest past the excerpt is read now, if it comes quickly. Best effort: the answer we
+    have stands whatever happens here (a failure only costs the connection)."""
+    if connection.sock is None:
+        return False  # the server said it closes it
+    rest = response.length  # None: chunked or until close, never drained
+    if not response.isclosed() and rest is not None and rest <= DRAIN_LIMIT:
+        try:
+            connection.sock.settimeout(DRAIN_SECONDS)
+            response.read()
+        except (OSError, http.client.HTTPException):
+            return False
+    return response.isclosed()
+
+
 class _NetworkError(Exception):
     """A transport failure, named as httpx names them (ConnectError, ReadTimeout...)."""
 
@@ -218,9 +235,6 @@ def _exchange(
                 connection.request(method, path, body=body, headers=headers)
                 response = connection.getresponse()
                 excerpt = response.read(RESPONSE_EXCERPT)
-                rest = response.length  # None: chunked or until close, never drained
-                if not response.isclosed() and rest is not None and rest <= DRAIN_LIMIT:
-                    response.read()  # a short rest: read, so the connection is reused
             except _STALE as exc:
                 if reused and attempt == 1:
                     connection.close()
@@ -235,7 +249,7 @@ def _exchange(
         except BaseException:
             connection.close()
             raise
-        if response.isclosed() and connection.sock is not None:
+        if _drained(response, connection):
             _give_back(where, connection)
         else:
             connection.close()
@@ -251,7 +265,7 @@ class _Url(NamedTuple):
     text: str
     scheme: str
     host: str  # as people read it (IDNA decoded)
-    connect_host: str  # as DNS and sockets take it
+    connect_host: str  # as DNS, sockets and TLS (SNI) take it: ASCII (IDNA encoded)
     port: int
     netloc: str  # the Host header
     target: str  # path and query
@@ -324,7 +338,7 @@ def send(
     started = time.monotonic()
     try:
         status, answer, excerpt = _exchange(
-            (url.scheme, address, port, url.host),
+            (url.scheme, address, port, url.connect_host),
             method,
             url.target,
             content if content or method in ("POST", "PUT", "PATCH") else None,

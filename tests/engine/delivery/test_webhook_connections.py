@@ -33,6 +33,7 @@ class KeepAliveServer:
         self.received: list[tuple[int, str]] = []  # (connection number, idempotency key)
         self.close_after_reply = False
         self.body = b"ok"
+        self.stall: threading.Event | None = None
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -71,9 +72,12 @@ class KeepAliveServer:
             buffer = buffer[length:]
             with self.lock:
                 self.received.append((number, headers["Idempotency-Key"]))
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(self.body), self.body)
-            )
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body)
+            if self.stall:  # the first 600 bytes, then nothing until the client gives up
+                conn.sendall(head + self.body[:600])
+                self.stall.wait(10)
+                return
+            conn.sendall(head + self.body)
             if self.close_after_reply:
                 return
 
@@ -161,6 +165,29 @@ def test_a_long_answer_is_cut_and_its_connection_reused_only_when_the_rest_is_sh
     assert keep_alive_server.connections == connections
     first = Message.objects.get(pk=messages[0].pk)
     assert first.delivery["response"] == "x" * webhook.RESPONSE_EXCERPT
+
+
+def test_an_answer_whose_rest_never_comes_is_still_sent_and_its_connection_dropped(
+    make_message: MakeMessage,
+    keep_alive_server: KeepAliveServer,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.JOURNEYS_DELIVERY_THREADS = 1
+    monkeypatch.setattr(webhook, "DRAIN_SECONDS", 0.2)
+    keep_alive_server.body = b"x" * 2_000
+    keep_alive_server.stall = threading.Event()
+    message = make_message("webhook", hook(keep_alive_server.url))
+    try:
+        delivery.deliver_messages([message.pk])
+    finally:
+        keep_alive_server.stall.set()
+
+    sent_once([message], keep_alive_server)
+    assert webhook._idle.get(("http", "127.0.0.1", keep_alive_server.port, "127.0.0.1")) in (
+        None,
+        [],
+    )
 
 
 def test_sends_whose_lease_ran_short_while_they_waited_are_renewed_then_sent_once(
