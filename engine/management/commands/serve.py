@@ -39,6 +39,12 @@ class Command(BaseCommand):
             default=int(os.environ.get("JOURNEYS_WORKER_CONCURRENCY", "2")),
         )
         parser.add_argument(
+            "--delivery-concurrency",
+            type=int,
+            default=int(os.environ.get("JOURNEYS_DELIVERY_CONCURRENCY", "2")),
+            help="delivery worker processes (each with JOURNEYS_DELIVERY_THREADS send threads)",
+        )
+        parser.add_argument(
             "--web-processes",
             type=int,
             default=int(os.environ.get("JOURNEYS_WEB_PROCESSES", "2")),
@@ -59,7 +65,14 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             # The engine's worker, and one for sends (their own queue: see CELERY_TASK_ROUTES).
             specs.append(("worker", _worker(python, "journeys", options["concurrency"], "celery")))
-            specs.append(("delivery", _worker(python, "journeys-delivery", 1, "delivery")))
+            specs.append(
+                (
+                    "delivery",
+                    _worker(
+                        python, "journeys-delivery", options["delivery_concurrency"], "delivery"
+                    ),
+                )
+            )
         if not options["no_scheduler"]:
             specs.append(
                 (
