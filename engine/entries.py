@@ -4,9 +4,10 @@
 by default; with re-entry, again after exiting), never lets a user in twice at once
 (a partial unique index does, so concurrent enrollers cannot race), logs the entry
 step and moves the new users on to the first block, all in one transaction. It holds the
-journey's row (``FOR KEY SHARE``) while it writes: the enrollments' project, journey and
-version carry no database foreign keys (migration 0019), and that one lock per batch
-keeps the journey, its versions and its project from being deleted under it.
+journey's row and the batch's profiles' rows (``FOR KEY SHARE``, one statement each)
+while it writes: the enrollments' project, journey, version and profile carry no
+database foreign keys (migrations 0019, 0020), and those locks keep them from being
+deleted under it, at a fraction of the per-row checks' cost.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import loaders, runner
-from engine.models import Enrollment, Step
+from engine.models import Enrollment, Profile, Step
 from engine.sql import dialect, dt_param, insert_returning, json_param
 
 ACTIVE = Enrollment.State.ACTIVE
@@ -59,6 +60,17 @@ def _admissible(
     again after a crash).
     """
     d = dialect()
+    # The profiles' rows, locked FOR KEY SHARE until the transaction ends, in one
+    # statement: the enrollment's profile carries no database foreign key (migration
+    # 0020), so a profile deleted (merged away) before this is not let in, and none of
+    # these can be deleted before the batch commits.
+    existing = {
+        int(row[0])
+        for row in d.fetch(
+            f"SELECT id FROM {Profile._meta.db_table} WHERE {d.in_ids('id')}{_key_share()}",
+            [d.ids(profile_ids)],
+        )
+    }
     ids_sql, ids_params = d.in_ids("profile_id"), [d.ids(profile_ids)]
     since_sql, since_params = "0", []
     if once_since is not None:
@@ -77,7 +89,7 @@ def _admissible(
     allowed = [
         pid
         for pid in dict.fromkeys(profile_ids)
-        if pid not in refused and (allow_reentry or pid not in history)
+        if pid in existing and pid not in refused and (allow_reentry or pid not in history)
     ]
     return allowed, {pid: history.get(pid, 0) + 1 for pid in allowed}
 
@@ -98,12 +110,17 @@ def _hold_journey(live: loaders.LiveJourney, *, live_now: bool) -> bool:
     if live_now:
         condition += " AND status = 'live' AND live_version_id = %s"
         params.append(live.version.id)
-    # SQLite takes one writer at a time (its transactions take the write lock first).
-    lock = " FOR KEY SHARE" if connection.features.has_select_for_update else ""
     held = dialect().fetch(
-        f"SELECT 1 FROM {journeys._meta.db_table} WHERE {condition}{lock}", params
+        f"SELECT 1 FROM {journeys._meta.db_table} WHERE {condition}{_key_share()}", params
     )
     return bool(held)
+
+
+def _key_share() -> str:
+    """The lock clause that keeps a referenced row from being deleted until this
+    transaction ends (other updates of it go on). None on SQLite: one writer at a time,
+    and its transactions take the write lock first."""
+    return " FOR KEY SHARE" if connection.features.has_select_for_update else ""
 
 
 def _json_number(value: int | None) -> str:
@@ -228,35 +245,39 @@ def add_candidates(
     """
     if not wakes or not live.takes_entries(now):
         return 0
-    allowed, numbers = _admissible(live, list(wakes), later=True)
-    if not allowed:
-        return 0
     version = live.version
-    rows = [
-        (
-            version.project_id,
-            live.journey_id,
-            version.id,
-            pid,
-            CANDIDATE,
-            version.definition.entry.id,
-            Enrollment.NodeState.WAITING,
-            1,
-            0,
-            numbers[pid],
-            dt_param(wakes[pid][0]),
-            None,
-            None,
-            None,
-            None,
-            "",
-            "",
-            wakes[pid][1],
-            json_param(wakes[pid][2]),
-        )
-        for pid in allowed
-    ]
+    # One transaction: the journey's and the profiles' rows stay locked until the
+    # candidates are written (their keys carry no database constraints).
     with transaction.atomic():
+        if not _hold_journey(live, live_now=False):
+            return 0
+        allowed, numbers = _admissible(live, list(wakes), later=True)
+        if not allowed:
+            return 0
+        rows = [
+            (
+                version.project_id,
+                live.journey_id,
+                version.id,
+                pid,
+                CANDIDATE,
+                version.definition.entry.id,
+                Enrollment.NodeState.WAITING,
+                1,
+                0,
+                numbers[pid],
+                dt_param(wakes[pid][0]),
+                None,
+                None,
+                None,
+                None,
+                "",
+                "",
+                wakes[pid][1],
+                json_param(wakes[pid][2]),
+            )
+            for pid in allowed
+        ]
         return len(
             insert_returning(
                 Enrollment._meta.db_table,

@@ -111,3 +111,25 @@ def test_a_start_stops_entering_once_the_journey_is_stopped(
     stays = Enrollment.objects.filter(journey=journey)
     assert stays.count() == 2
     assert set(stays.values_list("state", "exit_reason")) == {("exited", "stopped")}
+
+
+@pytest.mark.django_db
+def test_a_profile_deleted_before_its_batch_is_not_let_in(watchers: Any) -> None:
+    """The enrollment's profile carries no database constraint: the batch locks the
+    profiles it enters and skips one that no longer exists (it failed the whole batch)."""
+    from engine import loaders
+    from engine.models import Profile
+
+    engine = watchers
+    journey = engine.publish(define(WATCHED, [delay("wait", "P1D")], [("entry", "wait")]))
+    live = loaders.trigger_index(engine.project.id, fresh=True).journeys[journey.id]
+    kept = Profile.objects.get(project=engine.project, external_id="u0")
+    gone = Profile.objects.get(project=engine.project, external_id="u1")
+    gone_id = gone.pk
+    gone.delete()
+    with engine._capture(execute=True):
+        entered = entries.enroll(live, {kept.pk: None, gone_id: None}, timezone.now())
+    assert len(entered) == 1
+    assert list(
+        Enrollment.objects.filter(journey=journey).values_list("profile_id", flat=True)
+    ) == [kept.pk]
