@@ -396,6 +396,15 @@ def _delivery_after(
     message: Message, result: Result, backend: str, now: datetime
 ) -> dict[str, Any]:
     """The row's ``delivery`` facts once this attempt's outcome is added (and logged)."""
+    return {**(message.delivery or {}), **_outcome_facts(message, result, backend, now)}
+
+
+def _outcome_facts(message: Message, result: Result, backend: str, now: datetime) -> dict[str, Any]:
+    """What this attempt's outcome sets in ``delivery``: the provider's facts, the backend,
+    the idempotency key and the log with this attempt added. Merged into the row as it is
+    stored when the outcome is written (an open, a click or an in-app report may have
+    landed during the send), never written over it. A fact the provider left empty (None)
+    is left out: SQLite's merge would delete the key, PostgreSQL's would store a null."""
     entry: dict[str, Any] = {
         "at": now.isoformat(),
         "attempt": message.attempts,
@@ -403,26 +412,55 @@ def _delivery_after(
     }
     if result.error:
         entry["error"] = result.error[:500]
-    delivery = {
-        **(message.delivery or {}),
-        **result.delivery,
-        "backend": backend,
-        "idempotency_key": idempotency_key(message.pk),
-    }
-    delivery["log"] = [*(message.delivery or {}).get("log", []), entry][-LOG_KEEP:]
-    return delivery
+    facts = {key: value for key, value in result.delivery.items() if value is not None}
+    facts["backend"] = backend
+    facts["idempotency_key"] = idempotency_key(message.pk)
+    facts["log"] = [*(message.delivery or {}).get("log", []), entry][-LOG_KEEP:]
+    return facts
+
+
+# Engagement that arrived before the outcome is written stays: a ``sent`` outcome never
+# moves a message back from delivered, opened or clicked, and an open or click recorded
+# while the row was still queued (a link scanner or Apple Mail Privacy Protection fetches
+# within milliseconds of the provider's accept; engine/tracking.py then only counts it)
+# moves it on to opened or clicked. ``viewed_at``: an in-app report (engine/in_app.py).
+_ENGAGED = (Status.DELIVERED, Status.OPENED, Status.CLICKED)
+_STATUS_WHEN_SENT = (
+    f"CASE WHEN status = '{Status.CLICKED.value}' OR delivery ->> 'clicked_at' IS NOT NULL "
+    f"THEN '{Status.CLICKED.value}' "
+    f"WHEN status = '{Status.OPENED.value}' OR delivery ->> 'opened_at' IS NOT NULL "
+    f"OR delivery ->> 'viewed_at' IS NOT NULL THEN '{Status.OPENED.value}' "
+    f"WHEN status = '{Status.DELIVERED.value}' THEN '{Status.DELIVERED.value}' "
+    f"ELSE '{Status.SENT.value}' END"
+)
+
+
+def _status_when_sent(status: str, delivery: dict[str, Any]) -> str:
+    """``_STATUS_WHEN_SENT`` on a row read in Python."""
+    if status == Status.CLICKED or delivery.get("clicked_at") is not None:
+        return Status.CLICKED
+    if (
+        status == Status.OPENED
+        or delivery.get("opened_at") is not None
+        or delivery.get("viewed_at") is not None
+    ):
+        return Status.OPENED
+    return Status.DELIVERED if status == Status.DELIVERED else Status.SENT
 
 
 def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
     """Record sends that went out, in one UPDATE per (attempt, lease) group (a batch has one
-    or two), with each row's own delivery facts: as ``_record`` does, row by row."""
+    or two), each row's own facts merged into its stored ``delivery`` (json_merge, on the
+    row as the UPDATE takes it) and its status moved only forward: as ``_record`` does,
+    row by row."""
     now = timezone.now()
     groups: dict[tuple[int, datetime | None], list[tuple[Message, dict[str, Any]]]] = {}
     for message, backend, result in finished:
         key = (message.attempts, message.next_attempt_at)
-        groups.setdefault(key, []).append((message, _delivery_after(message, result, backend, now)))
+        groups.setdefault(key, []).append((message, _outcome_facts(message, result, backend, now)))
     table = Message._meta.db_table
-    json_value = dialect().param("jsonb")
+    sql_dialect = dialect()
+    json_value = sql_dialect.param("jsonb")
     adapt = connection.ops.adapt_datetimefield_value
     for (attempts, lease), rows in groups.items():
         # One statement, written by hand: the ORM's CASE of 50 WHENs cost more CPU than the
@@ -432,12 +470,13 @@ def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
         cases = " ".join(f"WHEN %s THEN {json_value}" for _ in rows)
         marks = ", ".join("%s" for _ in ids)
         same_lease = "next_attempt_at IS NULL" if lease is None else "next_attempt_at = %s"
+        facts = sql_dialect.json_merge("delivery", f"CASE id {cases} END")
         sql = (
-            f"UPDATE {table} SET status = %s, sent_at = %s, error = '', "
-            f"next_attempt_at = NULL, delivery = CASE id {cases} END "
+            f"UPDATE {table} SET status = {_STATUS_WHEN_SENT}, sent_at = %s, error = '', "
+            f"next_attempt_at = NULL, delivery = {facts} "
             f"WHERE id IN ({marks}) AND attempts = %s AND {same_lease} AND status <> %s"
         )
-        params: list[Any] = [Status.SENT.value, adapt(now)]
+        params: list[Any] = [adapt(now)]
         for message, delivery in rows:
             params += [message.pk, json.dumps(delivery)]
         params += [*ids, attempts, *([] if lease is None else [adapt(lease)]), Status.SENT.value]
@@ -453,18 +492,18 @@ def _record_sent(finished: list[tuple[Message, str, Result]]) -> None:
 
 
 def _record(message: Message, result: Result, *, backend: str, refresh: bool = True) -> Message:
+    """Write one attempt's outcome: its facts merged into the row as it is stored (read under
+    a row lock, so an open, a click or an in-app report landing meanwhile is kept, and its
+    status too: see ``_STATUS_WHEN_SENT``)."""
     now = timezone.now()
     attempts = message.attempts
-    delivery = _delivery_after(message, result, backend, now)
-
     # Ending failed or skipped, it never reached the person: its cap slots go back.
     ends_unsent = result.outcome in (Outcome.SKIPPED, Outcome.FAILED) or (
         result.outcome is Outcome.RETRY and attempts >= MAX_ATTEMPTS
     )
-    released = slots_release(delivery) if ends_unsent else None
-    fields: dict[str, Any] = {"delivery": delivery}
+    fields: dict[str, Any] = {}
     if result.outcome is Outcome.SENT:
-        fields.update(status=Status.SENT, sent_at=now, error="", next_attempt_at=None)
+        fields.update(sent_at=now, error="", next_attempt_at=None)
     elif result.outcome is Outcome.RECORDED:  # no provider: kept, not sent (sent_at stays empty)
         fields.update(status=Status.RECORDED, error="", next_attempt_at=None)
     elif result.outcome is Outcome.SKIPPED:
@@ -490,7 +529,21 @@ def _record(message: Message, result: Result, *, backend: str, refresh: bool = T
         mine = mine.exclude(status=Status.SENT)
     else:
         mine = mine.filter(status=Status.QUEUED)
-    if mine.update(**fields) != 1:
+    released = None
+    with transaction.atomic():
+        # FOR UPDATE (PostgreSQL; SQLite's transaction holds the write lock already): an
+        # engagement UPDATE waits for this write, or this read waits for it and sees it.
+        stored = mine.select_for_update().values_list("status", "delivery").first()
+        if stored is not None:
+            status, stored_delivery = stored[0], dict(stored[1] or {})
+            facts = _outcome_facts(message, result, backend, now)
+            delivery = {**stored_delivery, **facts}
+            released = slots_release(delivery) if ends_unsent else None
+            fields["delivery"] = delivery
+            if result.outcome is Outcome.SENT:
+                fields["status"] = _status_when_sent(status, stored_delivery)
+            Message.objects.filter(pk=message.pk).update(**fields)
+    if stored is None:
         logger.warning(
             "message %s changed during attempt %s; outcome %s not recorded",
             message.pk,
