@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Subquery
 from django.utils import timezone
 
 from engine.domain.kinds.message import QUIET_HOURS_CHANNELS, QUIET_HOURS_CHOICES
@@ -312,32 +312,73 @@ RETURNING count
 """
 
 
+def _current_profile_sql() -> str:
+    """The message's profile as it is now (an identify may have moved the message since it
+    was read) with its time zone and the project's; on PostgreSQL the profile is locked
+    FOR KEY SHARE, so the merge cannot delete it before the counter row that refers to it
+    is committed (the foreign key check would fail at commit), and a profile the merge
+    deleted while this waited is not returned (read again: the message has moved)."""
+    lock = " FOR KEY SHARE OF p" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT p.id, p.timezone, pr.timezone FROM {Message._meta.db_table} m "
+        f"JOIN {Profile._meta.db_table} p ON p.id = m.profile_id "
+        f"JOIN {Project._meta.db_table} pr ON pr.id = m.project_id "
+        f"WHERE m.id = %s{lock}"
+    )
+
+
+# Reads of a message's profile before its slot is taken, if identify merges keep moving it.
+TAKE_TRIES = 3
+
+
 def _take_slots(
     message: Message, caps: Mapping[str, int], starts: Mapping[str, date], now: datetime
 ) -> bool:
     """One slot of each capped period, and the mark on the message, all or nothing. The
     upsert locks the counter row until commit, so a concurrent taker waits and then sees
-    the new count: never one over the cap."""
+    the new count: never one over the cap.
+
+    The slot is the profile's the message has now: one read before an identify merged its
+    anonymous profile into the identified one takes the identified profile's slot (in its
+    time zone), never one of the deleted profile's (issue 10). Should the profile keep
+    moving, the message is released for an attempt right away."""
     slots = {period: starts[period].isoformat() for period in PERIODS if period in caps}
-    delivery = {**(message.delivery or {}), SLOTS_KEY: slots}
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                for period in slots:
-                    cursor.execute(
-                        _TAKE_SQL,
-                        [message.profile_id, message.channel, period, starts[period], caps[period]],
-                    )
-                    if cursor.fetchone() is None:
-                        raise _Refused(cap_reason(message.channel, period, caps[period]))
-            if not _mine(message).update(delivery=delivery):
-                raise _Refused()  # another worker holds it now: give the slots back
-    except _Refused as refused:
-        if refused.reason:
-            _finish_skipped(message, refused.reason, now)
-        return False
-    message.delivery = delivery
-    return True
+    for _try in range(TAKE_TRIES):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(_current_profile_sql(), [message.pk])
+                    row = cursor.fetchone()
+                    if row is None:  # merged away while we waited, or the message is gone
+                        continue
+                    profile_id, profile_zone, project_zone = row
+                    if profile_id != message.profile_id:
+                        zone = zone_of(profile_zone or "", project_zone or "")
+                        starts = period_starts(now.astimezone(zone).date())
+                        slots = {period: starts[period].isoformat() for period in slots}
+                    for period in slots:
+                        cursor.execute(
+                            _TAKE_SQL,
+                            [profile_id, message.channel, period, starts[period], caps[period]],
+                        )
+                        if cursor.fetchone() is None:
+                            raise _Refused(cap_reason(message.channel, period, caps[period]))
+                delivery = {**(message.delivery or {}), SLOTS_KEY: slots}
+                if not _mine(message).update(delivery=delivery):
+                    raise _Refused()  # another worker holds it now: give the slots back
+        except _Refused as refused:
+            if refused.reason:
+                message.profile_id = profile_id
+                _finish_skipped(message, refused.reason, now)
+            return False
+        except IntegrityError:  # the profile went away all the same: read it again
+            continue
+        message.profile_id = profile_id
+        message.delivery = delivery
+        return True
+    # Still moving: not sent on this attempt, taken up again at once (no lease to wait out).
+    _mine(message).update(next_attempt_at=now)
+    return False
 
 
 def _mine(message: Message) -> Any:
@@ -393,10 +434,12 @@ def slots_release(delivery: dict[str, Any]) -> dict[str, str] | None:
 
 
 def slots_return(message: Message, slots: Mapping[str, str]) -> None:
-    """Give back the slots a message took: it never reached the person."""
+    """Give back the slots a message took: it never reached the person. The counter is its
+    profile's now (an identify since the slot was taken moved the count with the message)."""
+    profile = Subquery(Message.objects.filter(pk=message.pk).values("profile_id")[:1])
     for period, starts_on in slots.items():
         FrequencyCount.objects.filter(
-            profile_id=message.profile_id,
+            profile_id=profile,
             channel=message.channel,
             period=period,
             starts_on=date.fromisoformat(starts_on),

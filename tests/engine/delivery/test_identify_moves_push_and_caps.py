@@ -14,8 +14,8 @@ import time_machine
 from django.db import connection
 from rest_framework.test import APIClient
 
-from engine import limits
-from engine.channels import sms
+from engine import delivery, limits
+from engine.channels import Result, sms
 from engine.channels.web_push import MAX_SUBSCRIPTIONS
 from engine.delivery import deliver_message
 from engine.models import FrequencyCount, Message, Profile, ProfileAlias, Project
@@ -305,10 +305,65 @@ def test_an_identify_while_workers_send_to_both_profiles_neither_deadlocks_nor_l
         results = run_together(*jobs)
 
         assert results[0] == {"profile_id": "u-42", "created": False, "merged": True}
-        # A worker that read its message before the merge and takes the visitor's slot
-        # after it fails on the foreign key and is retried later (reported, not fixed
-        # here); nothing else may fail.
+        # A worker that read its message before the merge takes the identified profile's
+        # slot (never the deleted visitor's: that failed on the foreign key and left the
+        # message queued until its lease ran out), in the same attempt.
         errors = [r for r in results if isinstance(r, Exception)]
-        assert all("violates foreign key" in str(e) for e in errors), errors
+        assert not errors, errors
         sent = Message.objects.filter(pk__in=[m.pk for m in messages], status="sent").count()
+        assert sent == len(messages)
         assert sum(n for (_c, period, _d), n in counts(known.pk).items() if period == "day") == sent
+        assert not FrequencyCount.objects.filter(profile_id=anon.pk).exists()
+        assert len(twilio.calls) == len(messages) * (_round + 1)
+
+
+@pytest.mark.django_db(transaction=True)  # the counter's foreign key is checked at commit
+def test_a_worker_that_read_its_message_before_the_merge_takes_the_identified_profiles_slot(
+    shop: Project, make_message: MakeMessage, twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker claimed the visitor's message, then identify merged the visitor: the
+    slot is the identified profile's, in its time zone (its day, not the visitor's UTC
+    one), and the message goes out in this attempt."""
+    anon, known = pair(shop)
+    known.timezone = "America/New_York"
+    known.save()
+    limits.limits_set(project=shop, frequency_caps={"sms": {"day": 2, "week": 5}})
+    message = make_message("sms", SMS, profile=anon)
+
+    def merged_first(messages: list[Message]) -> list[Message]:
+        assert [m.profile_id for m in messages] == [anon.pk]  # read before the merge
+        identify(shop)
+        return limits.gate(messages)
+
+    monkeypatch.setattr(delivery, "gate", merged_first)
+    # Friday 02:00 UTC is still Thursday evening in New York.
+    with time_machine.travel(datetime(2026, 12, 4, 2, 0, tzinfo=UTC), tick=False):
+        sent = deliver_message(message.pk)
+
+    assert sent is not None
+    assert (sent.status, sent.profile_id) == ("sent", known.pk)
+    assert sent.delivery["cap_slots"] == {"day": "2026-12-03", "week": "2026-11-30"}
+    assert counts(known.pk) == {("sms", "day", date(2026, 12, 3)): 1, ("sms", "week", MONDAY): 1}
+    assert FrequencyCount.objects.count() == 2
+    assert len(twilio.calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_given_back_after_the_merge_is_the_identified_profiles(
+    shop: Project, make_message: MakeMessage, twilio: FakeTwilio
+) -> None:
+    """A visitor's SMS took its slot, identify moved the count, then the send failed for
+    good: the slot is given back to the identified profile, which holds the count now."""
+    anon, known = pair(shop)
+    limits.limits_set(project=shop, frequency_caps={"sms": {"day": 2}})
+    with time_machine.travel(THURSDAY, tick=False):
+        message = make_message("sms", SMS, profile=anon)
+        claimed = delivery.message_claim(message.pk)
+        assert claimed is not None
+        assert limits.gate([claimed]) == [claimed]
+        identify(shop)
+        assert counts(known.pk) == {("sms", "day", date(2026, 12, 3)): 1}
+        delivery._record(claimed, Result.failed("invalid number"), backend="twilio")
+
+    assert claimed.status == "failed"
+    assert counts(known.pk) == {("sms", "day", date(2026, 12, 3)): 0}
