@@ -120,7 +120,7 @@ def _key_share() -> str:
     """The lock clause that keeps a referenced row from being deleted until this
     transaction ends (other updates of it go on). None on SQLite: one writer at a time,
     and its transactions take the write lock first."""
-    return " FOR KEY SHARE" if connection.features.has_select_for_update else ""
+    return dialect().key_share
 
 
 def _json_number(value: int | None) -> str:
@@ -373,7 +373,7 @@ def enter_segment(
     batches = _batches(segment)
     # Other connections can only write at the same time on a database that locks rows
     # (not SQLite), and cannot join a transaction the caller holds open.
-    side_by_side = connection.features.has_select_for_update and not connection.in_atomic_block
+    side_by_side = dialect().concurrent_writers and not connection.in_atomic_block
     if ENTRY_WORKERS > 1 and side_by_side:
         return _enter_side_by_side(live, batches, now, ENTRY_WORKERS)
     entered = 0

@@ -155,6 +155,13 @@ class Dialect:
     empty_json = "'{}'"
     # Bulk writes may use COPY FROM STDIN (engine/event_store.py); otherwise INSERT.
     copies = False
+    # Appended to a SELECT of referenced rows: keep them from being deleted until this
+    # transaction ends, other updates of them going on (mass entry's profiles and journey,
+    # engine/entries.py). SQLite's single writer needs nothing.
+    key_share = ""
+    # Other connections can write at the same time as this one (SQLite: one writer), so
+    # work can be split over connections side by side (mass entry's batches).
+    concurrent_writers = False
 
     def json_value(self) -> str:
         """Placeholder of one bound JSON value (bind ``json_param(value)``)."""
@@ -270,6 +277,8 @@ class Postgres(Dialect):
     lock = " FOR UPDATE OF e SKIP LOCKED"
     empty_json = "'{}'::jsonb"
     copies = True
+    key_share = " FOR KEY SHARE"
+    concurrent_writers = True
     _json_object_function = "jsonb_build_object"
 
     def json_value(self) -> str:
