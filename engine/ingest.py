@@ -46,7 +46,9 @@ def error(index: int | None, field_name: str | None, message: str) -> dict[str, 
     return errors.ingest_item(index, field_name, message)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# ~2 ms of a 1,000-event request's CPU against ~0.5 ms; nothing changes a record.
+@dataclass(slots=True)
 class EventRecord:
     profile_id: str
     name: str
