@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from engine.domain.kinds.message import QUIET_HOURS_CHANNELS, QUIET_HOURS_CHOICES
 from engine.models import FrequencyCount, Message, Profile, Project, ProjectLimits
+from engine.sql import dialect
 
 # Channels that reach a person, in the words a marketer reads.
 CHANNEL_WORDS: Mapping[str, str] = {
@@ -318,7 +319,10 @@ def _current_profile_sql() -> str:
     FOR KEY SHARE, so the merge cannot delete it before the counter row that refers to it
     is committed (the foreign key check would fail at commit), and a profile the merge
     deleted while this waited is not returned (read again: the message has moved)."""
-    lock = " FOR KEY SHARE OF p" if connection.features.has_select_for_update_of else ""
+    # Only the profile's row (OF p): a lock on the message would stand in the way of the
+    # merge moving it.
+    key_share = dialect().key_share
+    lock = f"{key_share} OF p" if key_share else ""
     return (
         f"SELECT p.id, p.timezone, pr.timezone FROM {Message._meta.db_table} m "
         f"JOIN {Profile._meta.db_table} p ON p.id = m.profile_id "
