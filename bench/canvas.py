@@ -99,7 +99,14 @@ def journey_definition(count: int) -> dict[str, Any]:
 
 
 def setup(var_dir: Path, count: int) -> int:
-    """Migrate the scratch database and create the journey; returns its id."""
+    """Migrate the scratch database and create the journey; returns its id.
+
+    The scratch database is the embedded default's SQLite in ``var_dir``, the one the
+    server (started without DATABASE_URL and REDIS_URL) uses: under ``make bench`` with
+    DATABASE_URL set, the journey and the user were made in that server instead, and
+    signing in to the canvas's server failed."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
     os.environ["JOURNEYS_VAR_DIR"] = str(var_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeys_site.settings")
     sys.path.insert(0, str(ROOT))
