@@ -148,10 +148,24 @@ def web_push_test(project: Project, profile: Profile) -> TestSend:
 
 
 def in_app_test(project: Project, profile: Profile) -> TestSend:
+    from engine import consent
     from engine.channels import get_sender
 
     backend, send = get_sender("in_app", project_channels(project.pk))
     who = profile.external_id
+    # A profile that unsubscribed from in-app messages is shown no pop-up, a test neither.
+    status = next(s for s in consent.subscriptions_of(profile) if s.channel == "in_app")
+    if not status.subscribed:
+        since = f" on {status.changed_at.date().isoformat()}" if status.changed_at else ""
+        return TestSend(
+            "skipped",
+            backend,
+            "unsubscribed from in-app messages",
+            {"profile": who},
+            text=f"Not sent: {who} unsubscribed from in-app messages{since}. Choose another "
+            "profile, or, if this one is yours, subscribe it again (the profile's "
+            "subscriptions in the profiles API) and try again.",
+        )
     now = timezone.now()
     expires = now + IN_APP_TTL
     payload: dict[str, Any] = {

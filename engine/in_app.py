@@ -153,21 +153,26 @@ def messages_hand_over(
             channel="in_app", status__in=list(statuses), profile_id__in=list(profiles)
         ).order_by("pk")[: MAX_PER_CONNECT * max(1, len(profiles))]
     )
+    # Handing one over: ``delivered_at`` set and ``websocket`` dropped in one UPDATE, on
+    # ``delivery`` as the database holds it (a report stored since the read above is kept).
+    sql = dialect()
+    facts = sql.json_merge("delivery", sql.json_object([("delivered_at", sql.param("text"))]))
+    deliver = (
+        f"UPDATE {Message._meta.db_table} "
+        f"SET status = %s, delivery = {sql.json_without(facts, 'websocket')} "
+        "WHERE id = %s AND status = %s RETURNING id"
+    )
     out: dict[Listener, list[dict[str, Any]]] = {}
     # Stored before the profile unsubscribed from in-app messages: no longer shown.
     refused = consent.unsubscribed(rows)
     for message in rows:
         if _expired(message, now) or message.pk in refused:
             continue
-        if message.status == Status.SENT:
-            delivery = {**(message.delivery or {}), "delivered_at": now.isoformat()}
-            delivery.pop("websocket", None)
-            # Another process's socket may have taken it meanwhile: then it is theirs.
-            taken = Message.objects.filter(pk=message.pk, status=Status.SENT).update(
-                status=Status.DELIVERED, delivery=delivery
-            )
-            if not taken:
-                continue
+        # Another process's socket may have taken it meanwhile: then it is theirs.
+        if message.status == Status.SENT and not sql.fetch(
+            deliver, [Status.DELIVERED.value, now.isoformat(), message.pk, Status.SENT.value]
+        ):
+            continue
         out.setdefault(profiles[message.profile_id], []).append(payload(message))
     # A test pop-up an admin sent from the channel settings (engine/channel_tests.py).
     from engine.channel_tests import in_app_take

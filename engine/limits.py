@@ -367,8 +367,8 @@ def _take_slots(
                         )
                         if cursor.fetchone() is None:
                             raise _Refused(cap_reason(message.channel, period, caps[period]))
-                delivery = {**(message.delivery or {}), SLOTS_KEY: slots}
-                if not _mine(message).update(delivery=delivery):
+                delivery = _write(message, {SLOTS_KEY: slots})
+                if delivery is None:
                     raise _Refused()  # another worker holds it now: give the slots back
         except _Refused as refused:
             if refused.reason:
@@ -395,35 +395,50 @@ def _mine(message: Message) -> Any:
     )
 
 
-def _log(message: Message, entry: dict[str, Any]) -> dict[str, Any]:
+def _write(
+    message: Message, facts: dict[str, Any], entry: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any] | None:
+    """Write ``fields`` to the row while this attempt holds it, with ``facts`` and the log
+    ``entry`` (its last LOG_KEEP entries kept) added to ``delivery`` as the row holds it:
+    read under a row lock in the same transaction (PostgreSQL; SQLite's transaction holds
+    the write lock already), so an open, a click or an in-app report stored since the
+    worker read the message is kept. The delivery written, or None when the attempt no
+    longer holds the row."""
     from engine.delivery import LOG_KEEP
 
-    delivery = {**(message.delivery or {})}
-    delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
+    with transaction.atomic():
+        row = _mine(message).select_for_update(no_key=True).values_list("pk", "delivery").first()
+        if row is None:
+            return None
+        delivery = {**(row[1] or {}), **facts}
+        if entry is not None:
+            delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
+        if not _mine(message).update(delivery=delivery, **fields):
+            return None
     return delivery
 
 
 def _finish_skipped(message: Message, reason: str, now: datetime) -> None:
-    delivery = _log(
-        message,
-        {"at": now.isoformat(), "attempt": message.attempts, "outcome": "skipped", "error": reason},
+    entry = {
+        "at": now.isoformat(),
+        "attempt": message.attempts,
+        "outcome": "skipped",
+        "error": reason,
+    }
+    delivery = _write(
+        message, {}, entry, status=Message.Status.SKIPPED, error=reason, next_attempt_at=None
     )
-    if _mine(message).update(
-        status=Message.Status.SKIPPED, error=reason, next_attempt_at=None, delivery=delivery
-    ):
+    if delivery is not None:
         message.status, message.error, message.delivery = Message.Status.SKIPPED, reason, delivery
 
 
 def _hold(message: Message, until: datetime, reason: str, now: datetime) -> None:
     """Queue the message again for the window's end; the hold is not an attempt."""
-    delivery = _log(
-        message,
-        {"at": now.isoformat(), "outcome": "held", "until": until.isoformat(), "reason": reason},
-    )
-    delivery[HELD_KEY] = reason
-    delivery[HELD_UNTIL_KEY] = until.isoformat()
+    entry = {"at": now.isoformat(), "outcome": "held", "until": until.isoformat(), "reason": reason}
+    facts = {HELD_KEY: reason, HELD_UNTIL_KEY: until.isoformat()}
     attempts = max(0, message.attempts - 1)
-    if _mine(message).update(next_attempt_at=until, attempts=attempts, delivery=delivery):
+    delivery = _write(message, facts, entry, next_attempt_at=until, attempts=attempts)
+    if delivery is not None:
         message.next_attempt_at, message.attempts, message.delivery = until, attempts, delivery
 
 

@@ -192,6 +192,11 @@ class Dialect:
         merge patch would drop the key)."""
         return f"json_patch(COALESCE({expr}, {self.empty_json}), {obj})"
 
+    def json_without(self, expr: str, key: str) -> str:
+        """The JSON object ``expr`` without its top-level ``key`` (a plain name)."""
+        self._pairs([(key, "")])
+        return f"json_remove({expr}, '$.{key}')"
+
     def in_ids(self, column: str) -> str:
         """``column`` is one of a bound list of ids (bind ``ids(...)``)."""
         return f"{column} IN (SELECT value FROM json_each(%s))"
@@ -286,6 +291,10 @@ class Postgres(Dialect):
 
     def json_merge(self, expr: str, obj: str) -> str:
         return f"COALESCE({expr}, {self.empty_json}) || {obj}"
+
+    def json_without(self, expr: str, key: str) -> str:
+        self._pairs([(key, "")])
+        return f"({expr}) - '{key}'"
 
     def in_ids(self, column: str) -> str:
         # One array parameter, not a list of thousands the driver binds one by one. Typed

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from rest_framework.test import APIClient
 
 from engine import channel_tests
 from engine.channels.web_push import project_vapid_keys
+from engine.consent import subscription_set
 from engine.models import Event, Profile, ProfileAlias, Project
 from tests.engine.delivery.conftest import LocalServer, Reply
 from tests.engine.delivery.test_in_app import connect, receive, socket
@@ -254,3 +256,45 @@ def test_two_waiting_test_pop_ups_each_reach_their_own_profile_once(
     assert taken[ana.pk]["title"] == f"Test message from Journeys ({project.name})"
     assert channel_tests.in_app_take([ana.pk]) == {}  # handed over once
     assert list(channel_tests.in_app_take([ana.pk, bob.pk])) == [bob.pk]
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def test_an_in_app_test_to_a_profile_that_unsubscribed_is_refused_saying_what_to_do(
+    api: APIClient, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channel_tests, "LIVE_WAIT_SECONDS", 0)
+    profile = ProfileFactory(project=project, external_id="u-7")
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    subscription_set(profile_id=profile.pk, channel="in_app", subscribed=False, source="api", at=at)
+
+    response = post_test(api, project, "in_app", "u-7")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["outcome"] == "skipped"
+    assert body["message"].startswith(
+        "Not sent: u-7 unsubscribed from in-app messages on 2026-11-30. Choose another profile"
+    )
+    state = api.get(f"/api/v1/projects/{project.pk}/channels/in_app").json()
+    assert state["last_test"]["outcome"] == "skipped"
+    assert state["last_test"]["message"] == body["message"]
+    assert channel_tests.in_app_take([profile.pk]) == {}  # no pop-up waits for its pages
+
+
+def test_an_in_app_test_to_a_profile_that_consents_still_goes(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channel_tests, "LIVE_WAIT_SECONDS", 0)
+    profile = ProfileFactory(project=project, external_id="u-8")
+    # Unsubscribed from email only, and back on in-app after an unsubscribe.
+    subscription_set(profile_id=profile.pk, channel="email", subscribed=False, source="api")
+    subscription_set(profile_id=profile.pk, channel="in_app", subscribed=False, source="api")
+    subscription_set(profile_id=profile.pk, channel="in_app", subscribed=True, source="api")
+
+    result = channel_tests.send_test(project=project, channel="in_app", to="u-8")
+
+    assert result.outcome == "sent"
+    assert result.sentence.startswith("Queued: no page of u-8 is open right now.")
+    assert list(channel_tests.in_app_take([profile.pk])) == [profile.pk]
