@@ -30,7 +30,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def daphne_command(
     sock: socket.socket, *, python: str = sys.executable, verbosity: int = 1
 ) -> list[str]:
-    return [python, "-m", "daphne", "-v", str(verbosity), "--fd", str(sock.fileno()), ASGI_APP]
+    return [
+        python,
+        "-m",
+        "journeys_site.daphne_main",
+        "-v",
+        str(verbosity),
+        "--fd",
+        str(sock.fileno()),
+        ASGI_APP,
+    ]
 
 
 def start_daphne(
