@@ -207,12 +207,14 @@ def measure(url: str) -> None:
     )
 
 
-def entry(project: Any, now: Any) -> None:
+def entry(project: Any, now: Any, *, label: str = "") -> None:
     """A journey with condition (a) as its Past Behaviour entry and a 1-day delay after it:
     the entry check (evaluate the project, enter the qualifying users with their first
     move, in batches of 5,000 on ``ENTRY_WORKERS`` connections) timed end to end, as at
     publish. The server's CPU is this connection's backend plus, for the batches entered
-    on other connections, each of those backends' CPU from its first batch to its last."""
+    on other connections, each of those backends' CPU from its first batch to its last.
+    ``label`` is added to the table's row names (bench/ingest.py starts the journey while
+    it ingests: those rows are not the quiet start's)."""
     from django.contrib.auth import get_user_model
 
     from builder import services
@@ -272,11 +274,15 @@ def entry(project: Any, now: Any) -> None:
         f" second): server {server:.1f} s, Python {python:.1f} s;"
         f" {len(others) + 1} connection(s) (ENTRY_WORKERS {entries.ENTRY_WORKERS})"
     )
-    bench_row("journey start, users entered/s", f"{rate:,.0f}", "", "", ">= 20,000/s")
-    bench_row("journey start (evaluate + enter), s", f"{seconds:.1f}", "", "", "< 60 s at 1M")
+    # The rate's goal is the quiet start's; a start sharing the CPUs with ingest has none.
+    goal = "" if label else ">= 20,000/s"
+    bench_row(f"journey start{label}, users entered/s", f"{rate:,.0f}", "", "", goal)
+    bench_row(
+        f"journey start{label} (evaluate + enter), s", f"{seconds:.1f}", "", "", "< 60 s at 1M"
+    )
     if cpu > 0:
         bench_row(
-            "journey start, users per CPU second (server + Python)",
+            f"journey start{label}, users per CPU second (server + Python)",
             f"{entered / cpu:,.0f}",
             "",
             "",
@@ -308,16 +314,23 @@ def backend_cpu() -> tuple[int, float]:
 
 def remove(journey_id: int) -> None:
     """The benchmark's journey goes, with every stay, step and rollup row it made: a
-    reused database (--reuse) is left as it was found."""
+    reused database (--reuse) is left as it was found. The two tables are vacuumed after
+    the delete: the next run would otherwise enter its users into indexes still holding
+    the 300,000 dead stays of this one (until autovacuum came by), which cost the next
+    start about 60% more server CPU (16.1 s against 9.5 s)."""
     from django.db import connection, transaction
 
     from builder.models import Journey
 
+    tables = ("engine_step", "engine_enrollment", "stats_enrollmenthour", "stats_stephour")
     with transaction.atomic(), connection.cursor() as cursor:
-        for table in ("engine_step", "engine_enrollment", "stats_enrollmenthour", "stats_stephour"):
+        for table in tables:
             cursor.execute(f"DELETE FROM {table} WHERE journey_id = %s", [journey_id])
         Journey.objects.filter(id=journey_id).update(live_version=None)
         Journey.objects.filter(id=journey_id).delete()
+    with connection.cursor() as cursor:  # VACUUM runs outside a transaction
+        for table in tables:
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
 if __name__ == "__main__":
