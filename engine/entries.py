@@ -71,17 +71,22 @@ def _admissible(
             [d.ids(profile_ids)],
         )
     }
-    ids_sql, ids_params = d.in_ids("profile_id"), [d.ids(profile_ids)]
     since_sql, since_params = "0", []
     if once_since is not None:
-        since_sql = f"sum(CASE WHEN entered_at >= {d.param('timestamptz')} THEN 1 ELSE 0 END)"
+        since_sql = f"sum(CASE WHEN e.entered_at >= {d.param('timestamptz')} THEN 1 ELSE 0 END)"
         since_params = [d.dt(once_since)]
     rows = d.fetch(
-        f"SELECT profile_id, count(*), sum(CASE WHEN state = 'active' THEN 1 ELSE 0 END), "
-        f"{since_sql} FROM {Enrollment._meta.db_table} "
-        f"WHERE journey_id = %s AND {ids_sql} AND state NOT IN ('candidate', 'cancelled') "
-        "GROUP BY profile_id",
-        [*since_params, live.journey_id, *ids_params],
+        *d.per_profile(
+            Enrollment._meta.db_table,
+            f"count(*), sum(CASE WHEN e.state = 'active' THEN 1 ELSE 0 END), {since_sql}",
+            # "+ 0": through each profile's few stays (enrollment_profile_state), never
+            # through the journey's index: a mass entry's journey holds hundreds of
+            # thousands of stays, and the planner ANDed both indexes, reading all the
+            # journey's entries once per profile.
+            "e.journey_id + 0 = %s AND e.state NOT IN ('candidate', 'cancelled')",
+            [*since_params, live.journey_id],
+            profile_ids,
+        )
     )
     history = {int(pid): int(stays) for pid, stays, _, _ in rows}
     refused = {int(pid) for pid, _, now_in, since in rows if (now_in and not later) or since}

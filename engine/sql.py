@@ -197,6 +197,25 @@ class Dialect:
         self._pairs([(key, "")])
         return f"json_remove({expr}, '$.{key}')"
 
+    def per_profile(
+        self,
+        table: str,
+        select: str,
+        where: str,
+        params: Sequence[Any],
+        profile_ids: Sequence[int],
+    ) -> tuple[str, list[Any]]:
+        """One row (profile id, *``select``) per profile of ``profile_ids`` with at least
+        one row of ``table`` (alias ``e``) matching ``where``: each profile's rows found
+        through an index that leads with ``profile_id``. ``select`` holds aggregates and
+        starts with ``count(*)``; ``params`` are those of ``select`` then ``where``.
+        Returns the statement and its parameters."""
+        sql = (
+            f"SELECT e.profile_id, {select} FROM {table} e "
+            f"WHERE {where} AND {self.in_ids('e.profile_id')} GROUP BY e.profile_id"
+        )
+        return sql, [*params, self.ids(profile_ids)]
+
     def in_ids(self, column: str) -> str:
         """``column`` is one of a bound list of ids (bind ``ids(...)``)."""
         return f"{column} IN (SELECT value FROM json_each(%s))"
@@ -295,6 +314,25 @@ class Postgres(Dialect):
     def json_without(self, expr: str, key: str) -> str:
         self._pairs([(key, "")])
         return f"({expr}) - '{key}'"
+
+    def per_profile(
+        self,
+        table: str,
+        select: str,
+        where: str,
+        params: Sequence[Any],
+        profile_ids: Sequence[int],
+    ) -> tuple[str, list[Any]]:
+        # Driven by the ids, an index probe per profile, whatever the statistics say. The
+        # grouped form followed them: over a journey analyzed while (nearly) empty it was a
+        # scan of all the journey's stays per batch, so a mass entry's check grew with
+        # every batch entered (6 ms for the first batch of 5,000, 120 ms by the 60th).
+        sql = (
+            f"SELECT p.id, s.* FROM unnest(%s::bigint[]) AS p(id) CROSS JOIN LATERAL "
+            f"(SELECT {select} FROM {table} e WHERE e.profile_id = p.id AND {where}) AS s "
+            "WHERE s.count > 0"
+        )
+        return sql, [self.ids(profile_ids), *params]
 
     def in_ids(self, column: str) -> str:
         # One array parameter, not a list of thousands the driver binds one by one. Typed
