@@ -342,7 +342,10 @@ class Postgres(Dialect):
         return f"{column} = ANY(%s::bigint[])"
 
     def ids(self, ids: Iterable[int]) -> Any:
-        return [int(i) for i in ids]
+        # An array literal, one text parsed by the server: psycopg dumps a list element by
+        # element in Python, testing each with a regular expression (a third of a mass
+        # entry's Python time: 1.9 s of 6.9 s for 316,000 users, two lists per batch).
+        return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
     def cursor(self) -> Any:
         return server_cursor()
