@@ -288,7 +288,31 @@ def entry(project: Any, now: Any, *, label: str = "") -> None:
             "",
             "",
         )
+    if not label:
+        daily(live, now, entered)
     remove(journey.id)
+
+
+def daily(live: Any, now: Any, entered: int) -> None:
+    """The same journey's next scheduled evaluation, 24 hours later (PRODUCT.md: a Past
+    Behaviour entry is evaluated again every 24 hours): the whole project evaluated again,
+    its qualifying users checked in batches against the stays of the first evaluation (no
+    re-entry: those are turned away) and the new ones entered."""
+    from engine.blocks import handler
+
+    later = now + timedelta(days=1)
+    seconds, again = timed(lambda: handler("past_behaviour").entry_check(live, later))
+    print(
+        f"daily evaluation 24 h later: {again:,} new users entered in {seconds:.1f} s"
+        f" ({entered:,} entered the day before and still in the journey)"
+    )
+    bench_row(
+        "journey's evaluation 24 h later (evaluate, turn away those already in, enter the new), s",
+        f"{seconds:.1f}",
+        "",
+        "",
+        "",
+    )
 
 
 def server_cpu() -> float:
