@@ -32,7 +32,7 @@ from django.utils import timezone
 from engine import consent
 from engine.channel_settings import ProjectChannels, project_channels_many
 from engine.channels import Outcome, Result, get_sender, idempotency_key
-from engine.limits import gate, slots_release, slots_return
+from engine.limits import delivery_write, gate, slots_release, slots_return
 from engine.models import Message
 from engine.sql import dialect
 
@@ -564,18 +564,19 @@ def message_resend(message: Message, *, actor: str = "") -> bool:
     """Put a failed or skipped message back in the queue now; False if it was neither."""
     now = timezone.now()
     entry = {"at": now.isoformat(), "outcome": "resend", "by": actor, "attempts": message.attempts}
-    changed = _staff_logged(
+    changed = delivery_write(
         Message.objects.filter(pk=message.pk, status__in=[Status.FAILED, Status.SKIPPED]),
+        {},
         entry,
         status=Status.QUEUED,
         attempts=0,
         error="",
         next_attempt_at=now,
     )
-    if changed:
+    if changed is not None:
         dispatch([message.pk])
     message.refresh_from_db()
-    return bool(changed)
+    return changed is not None
 
 
 def message_cancel(message: Message, *, actor: str = "") -> bool:
@@ -586,26 +587,12 @@ def message_cancel(message: Message, *, actor: str = "") -> bool:
     now = timezone.now()
     entry = {"at": now.isoformat(), "outcome": "cancel", "by": actor}
     # next_attempt_at stays: it is the lease an in-flight attempt checks when it records.
-    changed = _staff_logged(
+    changed = delivery_write(
         Message.objects.filter(pk=message.pk, status=Status.QUEUED),
+        {},
         entry,
         status=Status.SKIPPED,
         error="cancelled by staff",
     )
     message.refresh_from_db()
-    return bool(changed)
-
-
-def _staff_logged(row: Any, entry: dict[str, Any], **fields: Any) -> bool:
-    """Write ``fields`` to the message ``row`` selects (its status guard) with ``entry``
-    added to its log, onto ``delivery`` as the row holds it: read under a row lock in the
-    same transaction (PostgreSQL; SQLite's transaction holds the write lock already), so
-    an open, a click or an in-app report stored since the admin's list was read is kept.
-    False when the guard no longer matches."""
-    with transaction.atomic():
-        stored = row.select_for_update(no_key=True).values_list("pk", "delivery").first()
-        if stored is None:
-            return False
-        delivery = dict(stored[1] or {})
-        delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
-        return bool(row.update(delivery=delivery, **fields))
+    return changed is not None

@@ -398,22 +398,29 @@ def _mine(message: Message) -> Any:
 def _write(
     message: Message, facts: dict[str, Any], entry: dict[str, Any] | None = None, **fields: Any
 ) -> dict[str, Any] | None:
-    """Write ``fields`` to the row while this attempt holds it, with ``facts`` and the log
-    ``entry`` (its last LOG_KEEP entries kept) added to ``delivery`` as the row holds it:
-    read under a row lock in the same transaction (PostgreSQL; SQLite's transaction holds
-    the write lock already), so an open, a click or an in-app report stored since the
-    worker read the message is kept. The delivery written, or None when the attempt no
-    longer holds the row."""
+    """``delivery_write`` on the row while this attempt holds it."""
+    return delivery_write(_mine(message), facts, entry, **fields)
+
+
+def delivery_write(
+    row: Any, facts: dict[str, Any], entry: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any] | None:
+    """Write ``fields`` to the message ``row`` selects (a queryset carrying its guard:
+    status, lease), with ``facts`` and the log ``entry`` (the last LOG_KEEP entries kept)
+    added to ``delivery`` as the row holds it: read under a row lock in the same
+    transaction (PostgreSQL; SQLite's transaction holds the write lock already), so an
+    open, a click or an in-app report stored since the caller read the message is kept.
+    The delivery written, or None when the guard no longer matches."""
     from engine.delivery import LOG_KEEP
 
     with transaction.atomic():
-        row = _mine(message).select_for_update(no_key=True).values_list("pk", "delivery").first()
-        if row is None:
+        stored = row.select_for_update(no_key=True).values_list("pk", "delivery").first()
+        if stored is None:
             return None
-        delivery = {**(row[1] or {}), **facts}
+        delivery = {**(stored[1] or {}), **facts}
         if entry is not None:
             delivery["log"] = [*delivery.get("log", []), entry][-LOG_KEEP:]
-        if not _mine(message).update(delivery=delivery, **fields):
+        if not row.update(delivery=delivery, **fields):
             return None
     return delivery
 
