@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from engine import channel_settings
+from engine import channel_settings, consent
 from engine.models import Project
 from tests.browser import wait_for
 from tests.builder import test_pages_browser
@@ -174,6 +174,23 @@ def test_an_admin_tests_in_app_and_web_push_on_a_profile(
     assert "Queued: no page of u-42 is open right now" in status.inner_text()
     assert text_of(channel_row(page, "In-app").get_by_role("cell").nth(1)).startswith("Queued ")
     section_shot(page, "settings-channels-in-app-test")
+
+    # A profile that unsubscribed from in-app messages gets no test pop-up either, and
+    # the page says what to do instead.
+    ProfileFactory(project=project, external_id="u-7", email="bo@example.com")
+    consent.subscription_set(
+        profile_id=project.profiles.get(external_id="u-7").pk,
+        channel="in_app",
+        subscribed=False,
+        source="api",
+    )
+    in_app.get_by_label("Send a test in-app message to").fill("u-7")
+    in_app.get_by_role("button", name="Send test in-app message").click()
+    refused = in_app.get_by_role("status").filter(has_text="Not sent: u-7 unsubscribed")
+    refused.wait_for()
+    assert "Choose another profile" in refused.inner_text()
+    assert "Not sent" in text_of(channel_row(page, "In-app"))
+    section_shot(page, "settings-channels-in-app-test-refused")
 
     page.get_by_role("button", name="Edit Web push settings").click()
     web_push = page.locator("#channel-web_push")
